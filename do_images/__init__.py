@@ -1,3 +1,45 @@
-"""do_images: the async Python SDK for DigitalOcean's Images API."""
+"""do_images: the async Python SDK for DigitalOcean's Images API (public names only)."""
 
-__version__ = "0.1.0"
+from ._client import Client
+from ._errors import (
+    ActionFailedError,
+    ActionTimeoutError,
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    DigitalOceanError,
+    ImageFailedError,
+    NotFoundError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    UnprocessableEntityError,
+    WaitTimeoutError,
+)
+from ._models import Action, Image, RateLimit, Region
+from ._pagination import Page, Paginator
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "Action",
+    "ActionFailedError",
+    "ActionTimeoutError",
+    "AuthenticationError",
+    "Client",
+    "DigitalOceanError",
+    "Image",
+    "ImageFailedError",
+    "NotFoundError",
+    "Page",
+    "Paginator",
+    "RateLimit",
+    "RateLimitError",
+    "Region",
+    "ResponseDecodeError",
+    "ServerError",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+    "__version__",
+]

@@ -1,0 +1,173 @@
+"""Client: resolves configuration once and owns the transport (and so the session)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+
+import aiohttp
+from yarl import URL
+
+from . import _validate as check
+from ._account_transfers import AccountTransfers
+from ._image_actions import ImageActions
+from ._images import Images
+from ._models import RateLimit
+from ._transport import Transport, default_clock, default_jitter
+
+DEFAULT_BASE_URL = "https://api.digitalocean.com"
+TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
+DIGITALOCEAN_LIMITS = ((250, 60.0), (5000, 3600.0))
+# Four pages in flight hide most of the round-trip time while holding at most ~800 images
+# and spending the 250/minute quota no faster than a person would notice.
+DEFAULT_CONCURRENCY = 4
+
+
+def _resolve_token(token: str | None) -> str:
+    if token is None:
+        token = next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
+        if token is None:
+            raise ValueError(
+                "no API token: pass Client(token=...) or set DIGITALOCEAN_TOKEN"
+                " (a personal access token from https://cloud.digitalocean.com/account/api/tokens)"
+            )
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a str, not {type(token).__name__}")
+    if not token.strip():
+        raise ValueError("token must not be empty")
+    return token.strip()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_base_url(base_url: str | URL, allow_insecure_http: bool) -> URL:
+    if not isinstance(base_url, (str, URL)):
+        raise TypeError(f"base_url must be a str or yarl.URL, not {type(base_url).__name__}")
+    url = URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {str(base_url)!r}")
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ValueError(
+            f"base_url {str(url)!r} would send the token in clear text; use https, a loopback"
+            " host, or pass allow_insecure_http=True"
+        )
+    if url.query_string or url.fragment:
+        raise ValueError("base_url must not have a query or fragment")
+    return url.with_path(url.path.rstrip("/") or "/")
+
+
+def _resolve_rate_limits(rate_limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    windows = tuple(rate_limits)
+    for window in windows:
+        if not (isinstance(window, tuple) and len(window) == 2):
+            raise TypeError(f"rate_limits must hold (max_requests, seconds) pairs, got {window!r}")
+        check.positive_int("rate_limits max_requests", window[0])
+        check.positive_number("rate_limits seconds", window[1])
+    return windows
+
+
+class Client:
+    """An async client of DigitalOcean's Images API.
+
+    ``async with do_images.Client() as client:`` reads the token from `token`, else
+    ``DIGITALOCEAN_TOKEN``, else ``DIGITALOCEAN_ACCESS_TOKEN``. The token never appears in
+    a repr, log line or exception.
+
+    Retries: at most `max_retries` retries after the first attempt. 5xx answers, timeouts
+    and connection errors are retried only for GET, PUT and DELETE (a re-sent POST could
+    create a second image); a 429 is retried for every method, no sooner than the API's
+    ``retry-after``/``ratelimit-reset`` allow, unless that is more than
+    `max_rate_limit_wait` seconds away, when RateLimitError (with ``reset_at``) is raised.
+    Other retries back off exponentially from 0.5 s to 8 s with jitter.
+
+    Rate limits: every request passes a client-side sliding-window governor
+    (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default; ``()`` turns it
+    off); a 429 pauses every request of the client until the limit frees.
+
+    `timeout` applies to each attempt. `concurrency` is the default number of page
+    requests a listing keeps in flight. `sleep`, `clock` (epoch seconds) and `jitter`
+    exist for tests.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | URL = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        session: aiohttp.ClientSession | None = None,
+        rate_limits: Sequence[tuple[int, float]] = DIGITALOCEAN_LIMITS,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_rate_limit_wait: float = 60.0,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = default_clock,
+        jitter: Callable[[], float] = default_jitter,
+    ) -> None:
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int of 0 or more, got {max_retries!r}")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(
+                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
+            )
+        self._base_url = _resolve_base_url(base_url, allow_insecure_http)
+        self._transport = Transport(
+            token=_resolve_token(token),
+            base_url=self._base_url,
+            timeout=check.positive_number("timeout", timeout),
+            max_retries=max_retries,
+            session=session,
+            rate_limits=_resolve_rate_limits(rate_limits),
+            max_rate_limit_wait=check.non_negative_number(
+                "max_rate_limit_wait", max_rate_limit_wait, allow_none=False
+            )
+            or 0.0,
+            sleep=sleep,
+            clock=clock,
+            jitter=jitter,
+        )
+        concurrency = check.positive_int("concurrency", concurrency)
+        self.images = Images(self._transport, concurrency=concurrency)
+        """Images: list, get, create, update, delete, wait."""
+        self.image_actions = ImageActions(self._transport, concurrency=concurrency)
+        """Image actions: list, get, transfer, convert, wait."""
+        self.account_transfers = AccountTransfers(self._transport)
+        """Account transfers: create, accept, cancel, decline."""
+
+    def __repr__(self) -> str:
+        return f"<do_images.Client base_url={str(self._base_url)!r}>"
+
+    @property
+    def base_url(self) -> URL:
+        return self._base_url
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The last rate-limit figures the API reported (None before the first answer)."""
+        return self._transport.rate_limit
+
+    async def close(self) -> None:
+        """Close the client's own session (a session passed in is left open)."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

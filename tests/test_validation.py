@@ -1,0 +1,119 @@
+"""Bad arguments raise ValueError/TypeError naming the argument, before any request."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import do_images
+from do_images.testing import Emulator
+
+Call = Callable[[do_images.Client], Awaitable[Any] | Any]
+
+BAD_CALLS: list[tuple[str, Call, type[Exception], str]] = [
+    ("per_page 0", lambda c: c.images.list(per_page=0), ValueError, "per_page"),
+    ("per_page 201", lambda c: c.images.list(per_page=201), ValueError, "per_page"),
+    ("per_page str", lambda c: c.images.list(per_page="20"), TypeError, "per_page"),
+    ("actions per_page", lambda c: c.image_actions.list(1, per_page=500), ValueError, "per_page"),
+    ("type", lambda c: c.images.list(type="snapshot"), ValueError, "type"),
+    ("private str", lambda c: c.images.list(private="true"), TypeError, "private"),
+    ("concurrency 0", lambda c: c.images.list(concurrency=0), ValueError, "concurrency"),
+    (
+        "empty name",
+        lambda c: c.images.create(name=" ", url="https://e.com/x", region="nyc3"),
+        ValueError,
+        "name",
+    ),
+    (
+        "url scheme",
+        lambda c: c.images.create(name="n", url="ftp://e.com/x", region="nyc3"),
+        ValueError,
+        "url",
+    ),
+    (
+        "url host",
+        lambda c: c.images.create(name="n", url="https:///x.img", region="nyc3"),
+        ValueError,
+        "url",
+    ),
+    (
+        "region",
+        lambda c: c.images.create(name="n", url="https://e.com/x", region="New York"),
+        ValueError,
+        "region",
+    ),
+    (
+        "tags str",
+        lambda c: c.images.create(name="n", url="https://e.com/x", region="nyc3", tags="prod"),
+        TypeError,
+        "tags",
+    ),
+    ("get 0", lambda c: c.images.get(0), ValueError, "image_id_or_slug"),
+    ("get -1", lambda c: c.images.get(-1), ValueError, "image_id_or_slug"),
+    ("get float", lambda c: c.images.get(1.5), TypeError, "image_id_or_slug"),
+    ("get bool", lambda c: c.images.get(True), TypeError, "image_id_or_slug"),
+    ("get slash", lambda c: c.images.get("a/b"), ValueError, "image_id_or_slug"),
+    ("get empty", lambda c: c.images.get(""), ValueError, "image_id_or_slug"),
+    ("update slug", lambda c: c.images.update("ubuntu", name="x"), TypeError, "image_id"),
+    ("update empty name", lambda c: c.images.update(1, name=""), ValueError, "name"),
+    ("update nothing", lambda c: c.images.update(1), ValueError, "name"),
+    ("delete 0", lambda c: c.images.delete(0), ValueError, "image_id"),
+    ("wait timeout", lambda c: c.images.wait(1, timeout=-1), ValueError, "timeout"),
+    ("wait interval", lambda c: c.images.wait(1, poll_interval=0), ValueError, "poll_interval"),
+    ("action id", lambda c: c.image_actions.get(1, 0), ValueError, "action_id"),
+    ("transfer region", lambda c: c.image_actions.transfer(1, region=None), TypeError, "region"),
+    ("transfer bad", lambda c: c.image_actions.transfer(1, region="x"), ValueError, "region"),
+    ("convert id", lambda c: c.image_actions.convert("1"), TypeError, "image_id"),
+    ("wait action", lambda c: c.image_actions.wait(1, 0), ValueError, "action_or_id"),
+    (
+        "both recipients",
+        lambda c: c.account_transfers.create(1, recipient_email="a@b.c", recipient_uuid="u"),
+        ValueError,
+        "recipient_email or recipient_uuid",
+    ),
+    (
+        "no recipient",
+        lambda c: c.account_transfers.create(1),
+        ValueError,
+        "recipient_email or recipient_uuid",
+    ),
+    (
+        "accept uuid",
+        lambda c: c.account_transfers.accept(1, transfer_id=2, recipient_uuid=""),
+        ValueError,
+        "recipient_uuid",
+    ),
+    (
+        "cancel id",
+        lambda c: c.account_transfers.cancel(1, transfer_id=0),
+        ValueError,
+        "transfer_id",
+    ),
+    (
+        "decline id",
+        lambda c: c.account_transfers.decline(1, transfer_id=None),
+        TypeError,
+        "transfer_id",
+    ),
+]
+
+
+async def _run(call: Call, client: do_images.Client) -> None:
+    result = call(client)
+    if isinstance(result, do_images.Paginator):
+        [item async for item in result]
+    else:
+        await result
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "names"), [case[1:] for case in BAD_CALLS], ids=[c[0] for c in BAD_CALLS]
+)
+async def test_bad_arguments_fail_before_any_request(
+    emulator: Emulator, client: do_images.Client, call: Call, error: type[Exception], names: str
+) -> None:
+    with pytest.raises(error, match=names):
+        await _run(call, client)
+    assert emulator.requests == []
