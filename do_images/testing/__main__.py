@@ -1,0 +1,7 @@
+"""Entry point of ``python -m do_images.testing``."""
+
+import sys
+
+from ._cli import serve
+
+sys.exit(serve())

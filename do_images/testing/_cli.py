@@ -1,0 +1,89 @@
+"""``python -m do_images.testing``: serve the emulator in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from ._server import DEFAULT_RATE_LIMITS, Emulator
+
+
+def _window(text: str) -> tuple[int, float]:
+    count, sep, seconds = text.partition("/")
+    try:
+        window = (int(count), float(seconds))
+    except ValueError:
+        window = (0, 0.0)
+    if not sep or window[0] < 1 or window[1] <= 0:
+        raise argparse.ArgumentTypeError(f"expected COUNT/SECONDS such as 250/60, not {text!r}")
+    return window
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m do_images.testing",
+        description="Serve an in-memory DigitalOcean Images API (any bearer token is accepted).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to bind, 0 for any (default 8080)")
+    p.add_argument("--no-seed", action="store_true", help="start without the seed catalogue")
+    p.add_argument("--images", type=int, default=0, metavar="N",
+                   help="add N generated public distribution images")  # fmt: skip
+    p.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                   help="delay every answer by MS milliseconds")  # fmt: skip
+    p.add_argument("--steps", type=int, default=1,
+                   help="GETs an import or action takes to finish (default 1)")  # fmt: skip
+    p.add_argument("--no-rate-limit", action="store_true", help="disable rate limiting")
+    p.add_argument("--rate-limit", type=_window, action="append", metavar="COUNT/SECONDS",
+                   help="a sliding window (repeatable); default 250/60 and 5000/3600")  # fmt: skip
+    return p
+
+
+async def _run(args: argparse.Namespace) -> None:
+    limits: Sequence[tuple[int, float]] = (
+        () if args.no_rate_limit else (args.rate_limit or DEFAULT_RATE_LIMITS)
+    )
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        seed=not args.no_seed,
+        rate_limits=limits,
+        latency=args.latency_ms / 1000.0,
+        steps=args.steps,
+    )
+    if args.images > 0:
+        emulator.add_images(args.images) if args.images <= 1000 else _bulk(emulator, args.images)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises KeyboardInterrupt
+            pass
+    async with emulator:
+        print(f"serving DigitalOcean Images API emulator on {emulator.url}", flush=True)
+        await stop.wait()
+
+
+def _bulk(emulator: Emulator, count: int) -> None:
+    # Skip building the returned copies: 100,000 images load in well under a second this way.
+    emulator._store.add_many(count, "distribution", None, {})
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and serve until SIGINT/SIGTERM; the exit code."""
+    args = _parser().parse_args(argv)
+    if args.images < 0 or args.latency_ms < 0 or args.steps < 0:
+        print("--images, --latency-ms and --steps must not be negative", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
