@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 
 import aiohttp
@@ -16,7 +17,7 @@ from ._account_transfers import AccountTransfers
 from ._image_actions import ImageActions
 from ._images import Images
 from ._models import RateLimit
-from ._transport import Transport, default_clock, default_jitter
+from ._transport import DEADLINE, Settings, Transport, default_clock, default_jitter
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
@@ -76,6 +77,24 @@ def _resolve_rate_limits(rate_limits: Sequence[tuple[int, float]]) -> tuple[tupl
     return windows
 
 
+def _settings(
+    timeout: float, connect_timeout: float | None, max_retries: int, max_rate_limit_wait: float
+) -> Settings:
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise ValueError(f"max_retries must be an int of 0 or more, got {max_retries!r}")
+    return Settings(
+        timeout=check.positive_number("timeout", timeout),
+        connect_timeout=None
+        if connect_timeout is None
+        else check.positive_number("connect_timeout", connect_timeout),
+        max_retries=max_retries,
+        max_rate_limit_wait=check.non_negative_number(
+            "max_rate_limit_wait", max_rate_limit_wait, allow_none=False
+        )
+        or 0.0,
+    )
+
+
 class Client:
     """An async client of DigitalOcean's Images API.
 
@@ -94,9 +113,10 @@ class Client:
     (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default; ``()`` turns it
     off); a 429 pauses every request of the client until the limit frees.
 
-    `timeout` applies to each attempt. `concurrency` is the default number of page
-    requests a listing keeps in flight. `sleep`, `clock` (epoch seconds) and `jitter`
-    exist for tests.
+    `timeout` applies to each attempt (`connect_timeout` to establishing the connection);
+    `with_options` overrides them per call, `deadline` bounds a whole block.
+    `concurrency` is the default number of page requests a listing keeps in flight.
+    `sleep`, `clock` (epoch seconds) and `jitter` exist for tests.
     """
 
     def __init__(
@@ -110,34 +130,34 @@ class Client:
         rate_limits: Sequence[tuple[int, float]] = DIGITALOCEAN_LIMITS,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_rate_limit_wait: float = 60.0,
+        connect_timeout: float | None = 10.0,
         allow_insecure_http: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = default_clock,
         jitter: Callable[[], float] = default_jitter,
     ) -> None:
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int of 0 or more, got {max_retries!r}")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
                 f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
             )
         self._base_url = _resolve_base_url(base_url, allow_insecure_http)
-        self._transport = Transport(
-            token=_resolve_token(token),
-            base_url=self._base_url,
-            timeout=check.positive_number("timeout", timeout),
-            max_retries=max_retries,
-            session=session,
-            rate_limits=_resolve_rate_limits(rate_limits),
-            max_rate_limit_wait=check.non_negative_number(
-                "max_rate_limit_wait", max_rate_limit_wait, allow_none=False
+        self._concurrency = check.positive_int("concurrency", concurrency)
+        self._bind(
+            Transport(
+                token=_resolve_token(token),
+                base_url=self._base_url,
+                settings=_settings(timeout, connect_timeout, max_retries, max_rate_limit_wait),
+                session=session,
+                rate_limits=_resolve_rate_limits(rate_limits),
+                sleep=sleep,
+                clock=clock,
+                jitter=jitter,
             )
-            or 0.0,
-            sleep=sleep,
-            clock=clock,
-            jitter=jitter,
         )
-        concurrency = check.positive_int("concurrency", concurrency)
+
+    def _bind(self, transport: Transport) -> None:
+        self._transport = transport
+        concurrency = self._concurrency
         self.images = Images(self._transport, concurrency=concurrency)
         """Images: list, get, create, update, delete, wait."""
         self.image_actions = ImageActions(self._transport, concurrency=concurrency)
@@ -147,6 +167,50 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<do_images.Client base_url={str(self._base_url)!r}>"
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_retries: int | None = None,
+        max_rate_limit_wait: float | None = None,
+    ) -> Client:
+        """This client with other per-call options, sharing its session and rate limits.
+
+        >>> await client.with_options(timeout=5, max_retries=0).images.get(12)
+        """
+        current = self._transport.settings
+        settings = _settings(
+            current.timeout if timeout is None else timeout,
+            current.connect_timeout if connect_timeout is None else connect_timeout,
+            current.max_retries if max_retries is None else max_retries,
+            current.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait,
+        )
+        derived = object.__new__(Client)
+        derived._base_url = self._base_url
+        derived._concurrency = self._concurrency
+        derived._bind(self._transport.derive(settings))
+        return derived
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Bound everything inside (retries, whole listings, waits) to `seconds` from now.
+
+        Past it, a call raises the last error it saw (e.g. ServerError), or
+        DeadlineExceededError; a wait raises its timeout error. Nested deadlines keep the
+        earliest.
+
+        >>> with client.deadline(60):
+        ...     images = [image async for image in client.images.list()]
+        """
+        until = self._transport.clock() + check.positive_number("seconds", seconds)
+        outer = DEADLINE.get()
+        token = DEADLINE.set(until if outer is None else min(outer, until))
+        try:
+            yield
+        finally:
+            DEADLINE.reset(token)
 
     @property
     def base_url(self) -> URL:

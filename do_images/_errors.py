@@ -97,6 +97,10 @@ class APIConnectionError(DigitalOceanError):
         self.cause = cause
 
 
+class DeadlineExceededError(APIConnectionError):
+    """The caller's deadline (`Client.deadline`) passed before the API answered."""
+
+
 class ResponseDecodeError(DigitalOceanError):
     """A 2xx body that is not the JSON the spec promises."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
+from ._errors import DeadlineExceededError
+
 
 class Governor:
     """Admits requests within `windows` of `(max_requests, seconds)`; shared by one client."""
@@ -38,10 +40,18 @@ class Governor:
                 wait = max(wait, stamps[len(stamps) - limit] + seconds - now)
         return wait
 
-    async def acquire(self) -> None:
-        """Wait until a request may go, then count it in every window."""
+    async def acquire(self, budget: float | None = None) -> None:
+        """Wait until a request may go, then count it in every window.
+
+        Raises DeadlineExceededError at once if that is more than `budget` seconds away.
+        """
         while (wait := self.wait_time()) > 0:
+            if budget is not None and wait >= budget:
+                raise DeadlineExceededError(
+                    f"the rate limit frees a request in {wait:.1f}s, after the deadline"
+                )
             await self._sleep(wait)
+            budget = None if budget is None else budget - wait
         now = self._clock()
         for stamps in self._stamps:
             stamps.append(now)

@@ -81,8 +81,7 @@ class ImageActions:
             ),
             timeout=timeout,
             poll_interval=interval,
-            clock=self._transport.clock,
-            sleep=self._transport.sleep,
+            transport=self._transport,
         )
 
     async def _start(self, image_id: int, body: dict[str, str]) -> Action:

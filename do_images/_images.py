@@ -133,8 +133,7 @@ class Images:
             ),
             timeout=timeout,
             poll_interval=interval,
-            clock=self._transport.clock,
-            sleep=self._transport.sleep,
+            transport=self._transport,
         )
 
     async def _one(self, method: str, *ident: int | str, json: object = None) -> Image:

@@ -13,6 +13,7 @@ import platform
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,6 +25,7 @@ from yarl import URL
 
 from ._errors import (
     APIConnectionError,
+    DeadlineExceededError,
     DigitalOceanError,
     RateLimitError,
     ResponseDecodeError,
@@ -86,6 +88,37 @@ def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
     return RateLimit(limit=limit, remaining=remaining, reset_at=reset_at)
 
 
+@attrs.frozen
+class Settings:
+    """Per-call options; `Client.with_options` derives a transport with other ones."""
+
+    timeout: float
+    connect_timeout: float | None
+    max_retries: int
+    max_rate_limit_wait: float
+
+
+@attrs.define(eq=False)
+class _Shared:
+    """What every transport derived from one client shares: session, governor, figures."""
+
+    base_url: URL
+    headers: dict[str, str] = attrs.field(repr=False)
+    session: aiohttp.ClientSession | None
+    owns_session: bool
+    governor: Governor
+    sleep: Callable[[float], Awaitable[object]]
+    clock: Callable[[], float]
+    jitter: Callable[[], float]
+    rate_limit: RateLimit | None = None
+    closed: bool = False
+
+
+# The caller's overall deadline (epoch seconds on the client's clock), set by Client.deadline;
+# a context variable so that it follows the call into prefetch tasks.
+DEADLINE: ContextVar[float | None] = ContextVar("do_images_deadline", default=None)
+
+
 class Transport:
     """Sends requests for one client; owns its aiohttp session unless one was given."""
 
@@ -94,54 +127,74 @@ class Transport:
         *,
         token: str,
         base_url: URL,
-        timeout: float,
-        max_retries: int,
+        settings: Settings,
         session: aiohttp.ClientSession | None,
         rate_limits: Sequence[tuple[int, float]],
-        max_rate_limit_wait: float,
         sleep: Callable[[float], Awaitable[object]],
         clock: Callable[[], float],
         jitter: Callable[[], float],
     ) -> None:
-        self._base_url = base_url
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._max_retries = max_retries
-        self._session = session
-        self._owns_session = session is None
-        self._max_rate_limit_wait = max_rate_limit_wait
-        self._sleep = sleep
-        self._clock = clock
-        self._jitter = jitter
-        self._governor = Governor(rate_limits, clock=clock, sleep=sleep)
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
-        self.rate_limit: RateLimit | None = None
+        self._settings = settings
+        self._shared = _Shared(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            session=session,
+            owns_session=session is None,
+            governor=Governor(rate_limits, clock=clock, sleep=sleep),
+            sleep=sleep,
+            clock=clock,
+            jitter=jitter,
+        )
 
     def __repr__(self) -> str:
-        return f"<Transport {self._base_url}>"
+        return f"<Transport {self._shared.base_url}>"
+
+    def derive(self, settings: Settings) -> Transport:
+        """A transport with other settings sharing this one's session, governor and figures."""
+        derived = object.__new__(Transport)
+        derived._settings = settings
+        derived._shared = self._shared
+        return derived
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self._shared.rate_limit
 
     @property
     def sleep(self) -> Callable[[float], Awaitable[object]]:
-        return self._sleep
+        return self._shared.sleep
 
     @property
     def clock(self) -> Callable[[], float]:
-        return self._clock
+        return self._shared.clock
+
+    def remaining(self) -> float | None:
+        """Seconds left before the caller's deadline (None when there is none)."""
+        deadline = DEADLINE.get()
+        return None if deadline is None else deadline - self._shared.clock()
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        shared = self._shared
+        shared.closed = True
+        if shared.owns_session and shared.session is not None:
+            await shared.session.close()
+        shared.session = None
 
     def _open_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            if not self._owns_session:
-                raise RuntimeError("the client is closed")
-            self._session = aiohttp.ClientSession()
-        return self._session
+        shared = self._shared
+        if shared.closed:
+            raise RuntimeError("the client is closed")
+        if shared.session is None:
+            shared.session = aiohttp.ClientSession()
+        return shared.session
 
     async def request(
         self,
@@ -151,40 +204,53 @@ class Transport:
         json: Any = None,
     ) -> Response:
         """Send one API call (with retries) and return its 2xx answer, or raise."""
-        url = self._base_url.joinpath(*(str(segment) for segment in segments))
+        shared, settings = self._shared, self._settings
+        url = shared.base_url.joinpath(*(str(segment) for segment in segments))
         body = None if json is None else orjson.dumps(json)
         attempt = 0
         while True:
-            await self._governor.acquire()
-            error = await self._attempt(method, url, params, body)
-            if isinstance(error, Response):
-                return error
+            await shared.governor.acquire(self.remaining())
+            outcome = await self._attempt(method, url, params, body, attempt + 1)
+            if isinstance(outcome, Response):
+                return outcome
             attempt += 1
             delay = None
-            if attempt <= self._max_retries:
+            if attempt <= settings.max_retries:
                 delay = retry_delay(
-                    error, attempt, method, now=self._clock(), jitter=self._jitter()
+                    outcome, attempt, method, now=shared.clock(), jitter=shared.jitter()
                 )
-            if delay is None or (
-                isinstance(error, RateLimitError) and delay > self._max_rate_limit_wait
+            remaining = self.remaining()
+            if (
+                delay is None
+                or (isinstance(outcome, RateLimitError) and delay > settings.max_rate_limit_wait)
+                or (remaining is not None and delay >= remaining)
             ):
-                raise error
+                raise outcome
             logger.debug(
                 "retrying %s %s in %.2fs after %s (retry %d of %d)",
-                method, url.path, delay, _short(error), attempt, self._max_retries,
+                method, url.path, delay, _short(outcome), attempt, settings.max_retries,
             )  # fmt: skip
-            if isinstance(error, RateLimitError):
+            if isinstance(outcome, RateLimitError):
                 # Every request of this client waits, not only this one.
-                self._governor.pause_until(self._clock() + delay)
+                shared.governor.pause_until(shared.clock() + delay)
             else:
-                await self._sleep(delay)
+                await shared.sleep(delay)
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        total = self._settings.timeout
+        remaining = self.remaining()
+        if remaining is not None:
+            if remaining <= 0:
+                raise DeadlineExceededError("the deadline passed before the request was sent")
+            total = min(total, remaining)
+        return aiohttp.ClientTimeout(total=total, sock_connect=self._settings.connect_timeout)
 
     async def _attempt(
-        self, method: str, url: URL, params: Params | None, body: bytes | None
+        self, method: str, url: URL, params: Params | None, body: bytes | None, attempt: int
     ) -> Response | DigitalOceanError:
         """One HTTP exchange: the answer, or the error to retry or raise."""
         session = self._open_session()
-        headers = self._headers
+        headers = self._shared.headers
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
         try:
@@ -196,20 +262,25 @@ class Transport:
                 params=params,
                 data=body,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout(),
                 allow_redirects=False,
             ) as answer:
                 status, answer_headers = answer.status, answer.headers
                 content = await answer.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            logger.debug("%s %s failed: %s", method, url.path, type(exc).__name__)
+            logger.debug(
+                "%s %s failed: %s (attempt %d)", method, url.path, type(exc).__name__, attempt
+            )
+            remaining = self.remaining()
+            if remaining is not None and remaining <= 0:
+                return DeadlineExceededError(f"{method} {url.path}: the deadline passed")
             return _connection_error(exc, method, url)
-        logger.debug("%s %s -> %d", method, url.path, status)
+        logger.debug("%s %s -> %d (attempt %d)", method, url.path, status, attempt)
         limits = rate_limit_from(answer_headers)
         if limits is not None:
-            self.rate_limit = limits
+            self._shared.rate_limit = limits
             if limits.remaining == 0 and limits.reset_at is not None:
-                self._governor.pause_until(limits.reset_at.timestamp())
+                self._shared.governor.pause_until(limits.reset_at.timestamp())
         if not 200 <= status < 300:
             return error_from_response(status, answer_headers, content)
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ._errors import DigitalOceanError
+from ._errors import DeadlineExceededError, DigitalOceanError
+from ._transport import Transport
 
 T = TypeVar("T")
 BACKOFF_FACTOR = 1.5
@@ -25,15 +26,24 @@ async def poll(
     timed_out: Callable[[T], DigitalOceanError],
     timeout: float | None,
     poll_interval: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[object]],
+    transport: Transport,
 ) -> T:
-    """Fetch until `done`; raise what `failed` returns, or `timed_out(last)` past `timeout`."""
-    deadline = None if timeout is None else clock() + timeout
+    """Fetch until `done`; raise what `failed` returns, or `timed_out(last)` past `timeout`
+    (or past the caller's `Client.deadline`, whichever comes first)."""
+    clock, sleep = transport.clock, transport.sleep
+    budgets = [b for b in (timeout, transport.remaining()) if b is not None]
+    deadline = clock() + min(budgets) if budgets else None
     interval = poll_interval
     ceiling = max(poll_interval, MAX_POLL_INTERVAL)
+    current: T | None = None
     while True:
-        current = await fetch()
+        try:
+            current = await fetch()
+        except DeadlineExceededError:
+            # The caller's deadline ran out mid-poll: report it as this wait's timeout.
+            if current is None:
+                raise
+            raise timed_out(current) from None
         error = failed(current)
         if error is not None:
             raise error

@@ -14,19 +14,25 @@ TOKEN = "dop_v1_SECRET-token-4f2a9c-never-print-me"
 
 
 class FakeTime:
-    """An epoch clock that only moves when the SDK sleeps; records every sleep."""
+    """An epoch clock that moves only when the SDK sleeps, and records every sleep.
 
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
+    Sleepers that overlap wake together, as with a real clock: a sleep moves the clock to
+    its own wake-up time unless another sleeper already moved it further.
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0, real_pause: float = 0.0) -> None:
+        self.now = start
         self.sleeps: list[float] = []
+        self.real_pause = real_pause  # lets other tasks act while a sleeper sleeps
 
     def clock(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+        wake = self.now + seconds
+        await asyncio.sleep(self.real_pause)
+        self.now = max(self.now, wake)
 
 
 def leftover_tasks() -> set[asyncio.Task[object]]:
@@ -35,7 +41,7 @@ def leftover_tasks() -> set[asyncio.Task[object]]:
         task
         for task in asyncio.all_tasks()
         if task is not asyncio.current_task()
-        and getattr(task.get_coro(), "__qualname__", "") != "RequestHandler.start"
+        and not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
     }
 
 
