@@ -7,10 +7,16 @@ reports no requests remaining, it pauses every request of the client until the l
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from ._errors import DeadlineExceededError
+
+# The API counts a request when it arrives, we when it leaves; a little slack on each window
+# keeps a request from arriving a moment before the server's window has moved on.
+MARGIN = 0.02
+MAX_MARGIN = 0.5
 
 
 class Governor:
@@ -23,11 +29,15 @@ class Governor:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[object]],
     ) -> None:
-        self._windows = tuple((int(limit), float(seconds)) for limit, seconds in windows)
+        self._windows = tuple(
+            (int(limit), float(seconds) + min(MAX_MARGIN, seconds * MARGIN))
+            for limit, seconds in windows
+        )
         self._stamps: tuple[deque[float], ...] = tuple(deque() for _ in self._windows)
         self._clock = clock
         self._sleep = sleep
         self._paused_until = 0.0
+        self._queue = asyncio.Lock()
 
     def wait_time(self) -> float:
         """Seconds until one more request may go (0 when it may go now)."""
@@ -45,13 +55,17 @@ class Governor:
 
         Raises DeadlineExceededError at once if that is more than `budget` seconds away.
         """
-        while (wait := self.wait_time()) > 0:
-            if budget is not None and wait >= budget:
-                raise DeadlineExceededError(
-                    f"the rate limit frees a request in {wait:.1f}s, after the deadline"
-                )
-            await self._sleep(wait)
-            budget = None if budget is None else budget - wait
+        if self.wait_time() > 0:
+            # First come, first served: waiters queue on the (fair) lock, so the page a
+            # listing needs next is not starved by pages requested after it.
+            async with self._queue:
+                while (wait := self.wait_time()) > 0:
+                    if budget is not None and wait >= budget:
+                        raise DeadlineExceededError(
+                            f"the rate limit frees a request in {wait:.1f}s, after the deadline"
+                        )
+                    await self._sleep(wait)
+                    budget = None if budget is None else budget - wait
         now = self._clock()
         for stamps in self._stamps:
             stamps.append(now)
