@@ -75,7 +75,6 @@ async def test_one_429_pauses_every_request_of_the_client(emulator: Emulator) ->
     async with do_images.Client(
         "t", base_url=emulator.url, rate_limits=(), sleep=fake_time.sleep, clock=fake_time.clock
     ) as client:
-
         start = fake_time.now
         answered_at: list[float] = []
 
