@@ -74,9 +74,18 @@ def test_the_readme_has_the_blocks_this_test_runs() -> None:
 
 
 async def test_python_snippets_run_in_order() -> None:
-    async with Emulator(rate_limits=()) as emu:
-        async with do_images.Client("readme-token", base_url=emu.url) as client:
-            namespace: dict[str, Any] = {"client": client, "do_images": do_images}
+    tokens = {"readme-token": "default", "ops-token": "ops"}
+    async with Emulator(rate_limits=(), tokens=tokens) as emu:
+        async with (
+            do_images.Client("readme-token", base_url=emu.url) as client,
+            do_images.Client("ops-token", base_url=emu.url) as recipient,
+        ):
+            namespace: dict[str, Any] = {
+                "client": client,
+                "do_images": do_images,
+                "recipient": recipient,
+                "team_uuid": emu.account_uuid("ops"),
+            }
             for code in _blocks("python"):
                 if _is_script(code) or _names_a_file(code):
                     continue
@@ -90,7 +99,10 @@ async def test_python_snippets_run_in_order() -> None:
     assert namespace["again"].status == "completed"
     assert namespace["count"] > 0
     assert "ubuntu-24-04-x64" in namespace["slugs"]
-    assert isinstance(namespace["offered"], int)
+    assert namespace["offered"] > 0
+    assert emu.owner(namespace["snapshots"][1].id) == "ops"
+    assert emu.owner(namespace["snapshots"][2].id) == "ops"
+    assert emu.owner(namespace["snapshots"][0].id) == "default"
 
 
 async def test_the_quickstart_script_prints_distributions() -> None:
