@@ -22,9 +22,10 @@ from ._transport import DEADLINE, Settings, Transport, default_clock, default_ji
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
 DIGITALOCEAN_LIMITS = ((250, 60.0), (5000, 3600.0))
-# Four pages in flight hide most of the round-trip time while holding at most ~800 images
-# and spending the 250/minute quota no faster than a person would notice.
-DEFAULT_CONCURRENCY = 4
+# Measured (benchmarks/): at 30 ms per page, 16 pages in flight walk 100 pages 3x faster than
+# 4, within 1.5x of firing them all at once; 64 is faster still, but a loop that leaves early
+# may then have spent 63 requests (a quarter of the per-minute quota) where 16 spends 15.
+DEFAULT_CONCURRENCY = 16
 
 
 def _resolve_token(token: str | None) -> str:

@@ -12,10 +12,6 @@ from ._transport import Transport
 from ._wait import poll
 
 
-def _action_id(action: Action) -> object:
-    return action.id
-
-
 class ImageActions:
     """Actions on an image: transfer to another region, convert a backup to a snapshot."""
 
@@ -37,7 +33,6 @@ class ImageActions:
             per_page=check.per_page(per_page),
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
-            id_of=_action_id,
         )
 
     async def get(self, image_id: int, action_id: int) -> Action:

@@ -50,7 +50,6 @@ class Images:
             per_page=check.per_page(per_page),
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
-            id_of=_image_id,
         )
 
     async def get(self, image_id_or_slug: int | str) -> Image:
@@ -139,7 +138,3 @@ class Images:
     async def _one(self, method: str, *ident: int | str, json: object = None) -> Image:
         response = await self._transport.request(method, *IMAGES, *ident, json=json)
         return from_envelope(response, "image", Image)
-
-
-def _image_id(image: Image) -> object:
-    return image.id

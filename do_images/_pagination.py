@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, Callable, Coroutine
+import operator
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +21,10 @@ from ._errors import ResponseDecodeError
 from ._transport import Params, Response, Transport
 
 T = TypeVar("T")
+# How many of a walk's ids de-duplication remembers at least (see RecentIds).
+REMEMBERED_IDS = 10_000
+# Both models a listing yields carry their id in `.id`.
+_item_id = operator.attrgetter("id")
 
 
 @attrs.frozen
@@ -32,6 +37,32 @@ class Page(Generic[T]):
     total: int | None
     """`meta.total`: how many items the whole listing had when this page was served."""
     has_next: bool
+
+
+class RecentIds:
+    """The ids a walk has yielded, kept in two generations so memory stays flat in N.
+
+    An id comes back only when items inserted ahead of it push it onto a later page, so
+    remembering the last `size` to `2 * size` ids catches every repeat unless more than `size`
+    items are inserted ahead of one item during a single walk.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._recent: set[object] = set()
+        self._older: set[object] = set()
+
+    def keep_new(self, items: list[T], ids: list[object]) -> list[T]:
+        """The items whose id was not yielded before (or is None), remembering their ids."""
+        if len(self._recent) >= self._size:
+            self._older, self._recent = self._recent, set()
+        recent, older = self._recent, self._older
+        fresh = []
+        for item, item_id in zip(items, ids, strict=True):
+            if item_id is None or (item_id not in recent and item_id not in older):
+                recent.add(item_id)
+                fresh.append(item)
+        return fresh
 
 
 def _total(data: dict[str, Any]) -> int | None:
@@ -55,9 +86,10 @@ class Paginator(Generic[T]):
 
     Nothing is sent until iteration starts. With `concurrency` above 1, once page 1 tells the
     total, up to that many page requests are in flight; items still come in page order and
-    memory holds at most about `concurrency` pages. An id is never yielded twice in one walk;
-    if items are deleted while the walk runs, items may shift onto pages already read and be
-    missed (as with any offset-paged API).
+    memory holds at most about `concurrency` pages. An id is not yielded twice in one walk
+    (unless over 10,000 items are inserted ahead of it meanwhile, see RecentIds); if items are
+    deleted while the walk runs, items may shift onto pages already read and be missed (as
+    with any offset-paged API).
     """
 
     def __init__(
@@ -70,7 +102,6 @@ class Paginator(Generic[T]):
         item_type: type[T],
         per_page: int,
         concurrency: int,
-        id_of: Callable[[T], object],
     ) -> None:
         self._transport = transport
         self._path = path
@@ -79,7 +110,6 @@ class Paginator(Generic[T]):
         self._item_type = item_type
         self._per_page = per_page
         self._concurrency = concurrency
-        self._id_of = id_of
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
@@ -92,7 +122,7 @@ class Paginator(Generic[T]):
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page in order, each holding only items not seen earlier in this walk."""
-        seen: set[object] = set()
+        seen = RecentIds(max(REMEMBERED_IDS, self._per_page * (self._concurrency + 2)))
         previous_ids: list[object] | None = None
         async with aclosing(self._responses()) as responses:
             async for number, response in responses:
@@ -110,18 +140,14 @@ class Paginator(Generic[T]):
                     status=response.status,
                     body=response.body,
                 )
-                ids = [self._id_of(item) for item in items]
+                ids = list(map(_item_id, items))
                 if number > 1 and ids and ids == previous_ids:
                     raise ResponseDecodeError(
                         f"page {number} repeats page {number - 1}; the server ignores `page`",
                         status=response.status,
                     )
                 previous_ids = ids
-                fresh = []
-                for item, item_id in zip(items, ids, strict=True):
-                    if item_id is None or item_id not in seen:
-                        seen.add(item_id)
-                        fresh.append(item)
+                fresh = seen.keep_new(items, ids)
                 total = _total(data)
                 has_next = bool(items) and _has_next(data, number, self._per_page, total)
                 yield Page(tuple(fresh), number, self._per_page, total, has_next)

@@ -44,14 +44,32 @@ USER_AGENT = (
 Params = Mapping[str, str | int]
 
 
-@attrs.frozen
-class Response:
-    """A fully read 2xx answer: `data` is the parsed JSON, or None for an empty body."""
+_UNPARSED: Any = object()
 
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    data: Any
+
+class Response:
+    """A fully read 2xx answer. `data` parses the JSON body on first use (None when empty), so
+    pages fetched ahead wait as compact bytes rather than as thousands of live objects."""
+
+    __slots__ = ("_data", "_where", "body", "headers", "status")
+
+    def __init__(self, status: int, headers: CIMultiDictProxy[str], body: bytes, where: str):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._where = where
+        self._data = _UNPARSED
+
+    @property
+    def data(self) -> Any:
+        if self._data is _UNPARSED:
+            try:
+                self._data = orjson.loads(self.body) if self.body else None
+            except orjson.JSONDecodeError:
+                raise ResponseDecodeError(
+                    f"{self._where}: the body is not JSON", status=self.status, body=self.body
+                ) from None
+        return self._data
 
 
 def present(**values: Any) -> dict[str, Any]:
@@ -283,13 +301,7 @@ class Transport:
                 self._shared.governor.pause_until(limits.reset_at.timestamp())
         if not 200 <= status < 300:
             return error_from_response(status, answer_headers, content)
-        try:
-            data = orjson.loads(content) if content else None
-        except orjson.JSONDecodeError:
-            raise ResponseDecodeError(
-                f"{method} {url.path}: the body is not JSON", status=status, body=content
-            ) from None
-        return Response(status, answer_headers, content, data)
+        return Response(status, answer_headers, content, f"{method} {url.path}")
 
 
 def _short(error: DigitalOceanError) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 
 import pytest
 
 import do_images
+from do_images._pagination import RecentIds
 from do_images.testing import Emulator
 
 from .conftest import TOKEN, FakeTime, leftover_tasks
@@ -207,3 +209,18 @@ async def test_an_empty_page_ends_the_walk() -> None:
             ids = [i.id async for i in client.images.list(per_page=1)]
     assert ids == [1, 2]
     assert len(server.requests) == 3
+
+
+def test_recent_ids_catch_repeats_within_the_window_and_stay_bounded() -> None:
+    seen = RecentIds(size=1_000)
+    rng = random.Random(4)
+    ids = rng.sample(range(10**12), 5_000)
+    for start in range(0, len(ids), 100):
+        page = ids[start : start + 100]
+        assert seen.keep_new(page, list(page)) == page
+        # Each earlier id within the last 1,000 is still recognised as a repeat.
+        window = ids[max(0, start + 100 - 1_000) : start + 100]
+        assert seen.keep_new(window, list(window)) == []
+    assert seen.keep_new([None, None], [None, None]) == [None, None]
+    # Memory holds two generations at most, however long the walk.
+    assert len(seen._recent) + len(seen._older) <= 2 * 1_000

@@ -58,7 +58,7 @@ def _global(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-retries", type=int, default=5, metavar="N",
                    help="retries after a failed attempt (default 5; 0: one attempt)")  # fmt: skip
     g.add_argument("--concurrency", type=int, default=None, metavar="N",
-                   help="page requests a listing keeps in flight (default 4)")  # fmt: skip
+                   help="page requests a listing keeps in flight (default 16)")  # fmt: skip
 
 
 def _group(sub: Group, name: str, help: str, description: str) -> Group:
