@@ -157,17 +157,21 @@ def build_app(ctx: Context) -> web.Application:
     """The emulator's application, serving ``ctx``."""
     app = web.Application(middlewares=[pipeline])
     app[CONTEXT] = ctx
-    r = app.router
-    r.add_get("/v2/images", list_images, allow_head=False)
-    r.add_post("/v2/images", create_image)
-    r.add_get("/v2/images/{image_id}", get_image, allow_head=False)
-    r.add_put("/v2/images/{image_id}", update_image)
-    r.add_delete("/v2/images/{image_id}", delete_image)
-    r.add_get("/v2/images/{image_id}/actions", list_actions, allow_head=False)
-    r.add_post("/v2/images/{image_id}/actions", create_action)
-    r.add_get("/v2/images/{image_id}/actions/{action_id}", get_action, allow_head=False)
-    r.add_post("/v2/images/{image_id}/account_transfer", create_transfer)
-    r.add_post("/v2/images/{image_id}/account_transfer/accept", accept_transfer)
-    r.add_post("/v2/images/{image_id}/account_transfer/cancel", cancel_transfer)
-    r.add_post("/v2/images/{image_id}/account_transfer/decline", decline_transfer)
+    # The real API answers "/v2/images/" as "/v2/images" (python-digitalocean sends the slash).
+    routes = [
+        ("GET", "/v2/images", list_images),
+        ("POST", "/v2/images", create_image),
+        ("GET", "/v2/images/{image_id}", get_image),
+        ("PUT", "/v2/images/{image_id}", update_image),
+        ("DELETE", "/v2/images/{image_id}", delete_image),
+        ("GET", "/v2/images/{image_id}/actions", list_actions),
+        ("POST", "/v2/images/{image_id}/actions", create_action),
+        ("GET", "/v2/images/{image_id}/actions/{action_id}", get_action),
+        ("POST", "/v2/images/{image_id}/account_transfer", create_transfer),
+        ("POST", "/v2/images/{image_id}/account_transfer/accept", accept_transfer),
+        ("POST", "/v2/images/{image_id}/account_transfer/cancel", cancel_transfer),
+        ("POST", "/v2/images/{image_id}/account_transfer/decline", decline_transfer),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path + "{trailing_slash:/?}", handler)
     return app

@@ -318,3 +318,13 @@ async def test_unknown_route_and_wrong_method(api: Api) -> None:
     answer = await api("PATCH", "/v2/images")
     assert_error(answer, 405, "method_not_allowed")
     assert_error(await api("DELETE", "/v2/images/1/actions"), 405, "method_not_allowed")
+
+
+async def test_a_trailing_slash_is_the_same_resource(api: Api) -> None:
+    # The real API answers "/v2/images/" as "/v2/images"; python-digitalocean sends the slash.
+    plain = await api("GET", "/v2/images", params={"type": "distribution"})
+    slashed = await api("GET", "/v2/images/", params={"type": "distribution"})
+    assert slashed.status == 200
+    assert slashed.json["images"] == plain.json["images"]
+    one = await api("GET", f"/v2/images/{plain.json['images'][0]['id']}/")
+    assert one.json["image"] == plain.json["images"][0]
