@@ -6,6 +6,8 @@
 - `sh` lines run as commands; `uv run X` runs the venv's `X` (the same entry point). The
   test command itself cannot run inside the tests: `.ci/run` runs that exact line.
 - `text` blocks show output; the first command's sample lines must appear in its real output.
+- The two benchmark commands run with the extra arguments in QUICK: the same code on a few
+  pages, writing to a temporary folder (the full runs take minutes and are not timed tests).
 
 Every example talks to 127.0.0.1 only: a `do_images.Client(` without `base_url` gets the
 emulator's URL, the one textual change made to an example before it runs.
@@ -32,6 +34,14 @@ BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, flags=re.S | re.M)
 FIRST_COMMAND = "uv run do-images --emulator images list --type distribution"
 TEST_COMMAND = "uv run pytest"
 BIN = Path(sys.executable).parent
+QUICK = {
+    "uv run --extra bench python -m benchmarks": (
+        "--runs 1 --pages 3 --cpu-pages 3 --stream 400 800 --concurrency 2 --no-peers --out {tmp}"
+    ),
+    "uv run python benchmarks/rate_limited_crawl.py": (
+        "--pages 12 --limit 10 --window 0.3 --per-page 5 --concurrency 4"
+    ),
+}
 
 
 def _blocks(language: str) -> list[str]:
@@ -133,6 +143,10 @@ def _commands() -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def test_quick_variants_name_real_readme_commands() -> None:
+    assert set(QUICK) <= set(_commands())
+
+
 def test_the_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert TEST_COMMAND in _commands()
@@ -141,10 +155,15 @@ def test_the_test_command_is_what_ci_runs() -> None:
 
 
 @pytest.mark.parametrize("command", [c for c in _commands() if c != TEST_COMMAND])
-async def test_shell_commands_run(command: str) -> None:
+async def test_shell_commands_run(command: str, tmp_path: Path) -> None:
     argv = command.split()
+    if command in QUICK:
+        argv += QUICK[command].format(tmp=tmp_path).split()
     if argv[:2] == ["uv", "run"]:
-        argv = [str(BIN / argv[2]), *argv[3:]]
+        argv = argv[2:]
+        if argv[0] == "--extra":
+            argv = argv[2:]  # the bench extra is installed by `uv sync --all-extras`
+        argv = [str(BIN / argv[0]), *argv[1:]]
     code, out = await _run(*argv)
     assert code == 0, out
     if command == FIRST_COMMAND:
