@@ -95,7 +95,6 @@ def _build() -> cattrs.Converter:
         return _region_from_slug(value) if isinstance(value, str) else structure_region(value, cls)
 
     conv.register_structure_hook(Region, region)
-    conv.register_unstructure_hook(datetime, lambda value: value.isoformat())
     return conv
 
 
@@ -262,8 +261,3 @@ def structure_list(data: Any, cls: type[T], *, where: str, status: int, body: by
     return [
         _detailed(item, cls, f"{where}[{index}]", status, body) for index, item in enumerate(data)
     ]
-
-
-def unstructure(value: Image | Action | Region | Any) -> Any:
-    """Plain JSON-ready data (datetimes as ISO 8601 strings), e.g. for the CLI's JSON output."""
-    return converter.unstructure(value)
