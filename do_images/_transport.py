@@ -14,7 +14,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,7 @@ from ._errors import (
     RateLimitError,
     ResponseDecodeError,
     error_from_response,
+    reset_time,
 )
 from ._governor import Governor
 from ._models import RateLimit
@@ -96,13 +96,9 @@ def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
     """The `ratelimit-*` headers as a RateLimit, or None when the answer has none."""
     limit = _header_int(headers, "ratelimit-limit")
     remaining = _header_int(headers, "ratelimit-remaining")
-    reset = _header_int(headers, "ratelimit-reset")
-    if limit is None and remaining is None and reset is None:
+    reset_at = reset_time(headers)
+    if limit is None and remaining is None and reset_at is None:
         return None
-    try:
-        reset_at = None if reset is None else datetime.fromtimestamp(reset, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        reset_at = None
     return RateLimit(limit=limit, remaining=remaining, reset_at=reset_at)
 
 
