@@ -21,6 +21,19 @@ async def _visible(api: Api, token: str, image_id: int) -> bool:
     return (await api("GET", f"/v2/images/{image_id}", token=token)).status == 200
 
 
+async def _offer_to_bob(api: Api, image_id: int) -> int:
+    """Alice offers her snapshot to bob by email; the pending transfer's id."""
+    answer = await api(
+        "POST",
+        f"/v2/images/{image_id}/account_transfer",
+        token="alice-token",
+        json={"recipient_email": "bob@example.com"},
+    )
+    assert answer.status == 201
+    transfer_id: int = answer.json["transfer_id"]
+    return transfer_id
+
+
 async def test_transfer_by_email_then_accept(session: aiohttp.ClientSession, two: Emulator) -> None:
     api = Api(session, two)
     image_id = two.add_image(kind="snapshot", account="alice")["id"]
@@ -68,14 +81,7 @@ async def test_decline_or_cancel_keeps_image(
 ) -> None:
     api = Api(session, two)
     image_id = two.add_image(kind="snapshot", account="alice")["id"]
-    transfer_id = (
-        await api(
-            "POST",
-            f"/v2/images/{image_id}/account_transfer",
-            token="alice-token",
-            json={"recipient_email": "bob@example.com"},
-        )
-    ).json["transfer_id"]
+    transfer_id = await _offer_to_bob(api, image_id)
     answer = await api(
         "POST",
         f"/v2/images/{image_id}/account_transfer/{verb}",
@@ -97,14 +103,7 @@ async def test_decline_or_cancel_keeps_image(
 async def test_only_sender_cancels(session: aiohttp.ClientSession, two: Emulator) -> None:
     api = Api(session, two)
     image_id = two.add_image(kind="snapshot", account="alice")["id"]
-    transfer_id = (
-        await api(
-            "POST",
-            f"/v2/images/{image_id}/account_transfer",
-            token="alice-token",
-            json={"recipient_email": "bob@example.com"},
-        )
-    ).json["transfer_id"]
+    transfer_id = await _offer_to_bob(api, image_id)
     answer = await api(
         "POST",
         f"/v2/images/{image_id}/account_transfer/cancel",
