@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import _validate as check
-from ._errors import ResponseDecodeError
+from ._convert import decode_one
 from ._images import IMAGES
 from ._transport import Transport
 
@@ -32,15 +32,7 @@ class AccountTransfers:
         ident = check.positive_int("image_id", image_id)
         body = check.one_recipient(recipient_email, recipient_uuid)
         response = await self._transport.request("POST", *IMAGES, ident, TRANSFER, json=body)
-        data = response.data
-        transfer_id = data.get("transfer_id") if isinstance(data, dict) else None
-        if not isinstance(transfer_id, int) or isinstance(transfer_id, bool):
-            raise ResponseDecodeError(
-                "expected an object with an integer 'transfer_id'",
-                status=response.status,
-                body=response.body,
-            )
-        return transfer_id
+        return decode_one(response.body, "transfer_id", int, status=response.status)
 
     async def accept(self, image_id: int, *, transfer_id: int, recipient_uuid: str) -> None:
         """Accept a transfer into the team `recipient_uuid`."""

@@ -1,33 +1,28 @@
-"""The one cattrs converter, its hooks, and the single decode edge of the SDK.
+"""The decode edge: an answer's bytes become attrs models, or ResponseDecodeError naming the field.
 
-Every JSON value becomes a model here or fails as ResponseDecodeError naming the field.
-Hooks are strict about JSON types (no silent ``str(dict)`` or ``int("7")``) and lenient
-about what may be missing. Models decode through a plain function generated once per model
-(the fast path); anything it does not accept is decoded again by the detailed cattrs
-converter, which is the authority: it either agrees or names the index and field that failed.
+msgspec decodes an answer in one pass with strict JSON types. An item it refuses is decoded
+again by the one cattrs converter, the authority: it accepts what msgspec cannot express (a
+region given as a bare slug, a naive timestamp) or names the field that failed.
 """
 
 from __future__ import annotations
 
-import operator
 import re
 import sys
-import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from types import UnionType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
+import msgspec
 
 from ._errors import ResponseDecodeError
-from ._models import Action, Image, Region
-
-if TYPE_CHECKING:
-    from ._transport import Response
+from ._models import Region
 
 T = TypeVar("T")
+
+# --- The cattrs converter: unstructuring, and the lenient, detailed second opinion ---------
 
 
 def _expect(kind: type | tuple[type, ...], name: str) -> Callable[[Any, Any], Any]:
@@ -72,15 +67,6 @@ def _datetime(value: Any, _: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _region_from_slug(value: str) -> Region:
-    # Older answers (and python-digitalocean's fixtures) give the region as a bare slug.
-    return Region(slug=value)
-
-
-# Models that the API sometimes gives as a bare string: how to build them from it.
-_FROM_STRING: dict[type, Callable[[str], Any]] = {Region: _region_from_slug}
-
-
 def _build() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook(str, _expect(str, "string"))
@@ -92,114 +78,20 @@ def _build() -> cattrs.Converter:
     structure_region = conv.get_structure_hook(Region)
 
     def region(value: Any, cls: Any) -> Region:
-        return _region_from_slug(value) if isinstance(value, str) else structure_region(value, cls)
+        # Older answers (and python-digitalocean's fixtures) give the region as a bare slug.
+        if isinstance(value, str):
+            return Region(slug=value)
+        if isinstance(value, dict):
+            return structure_region(value, cls)
+        # cattrs alone would read `[]` as an empty Region.
+        raise TypeError(f"expected an object or a slug, got {type(value).__name__} {value!r:.40}")
 
     conv.register_structure_hook(Region, region)
     return conv
 
 
 converter = _build()
-
-
-# --- The fast path -------------------------------------------------------------------------
-# One generated function per model: reads each known key once, checks its JSON type inline
-# (`type(v) is int` keeps bools out, as the hooks above do) and calls the attrs class once.
-# It may refuse more than the converter (it raises on any doubt), never accept more.
-
-# Inline checks per value type; `{v}` is the local holding the value, known not to be None.
-_CHECKS: dict[object, str] = {
-    str: "if type({v}) is not str: raise _Refused",
-    int: "if type({v}) is not int: raise _Refused",
-    bool: "if type({v}) is not bool: raise _Refused",
-    float: "if type({v}) is not float: {v} = _float({v}, None)",
-    tuple[str, ...]: (
-        "if type({v}) is not list: raise _Refused\n"
-        "_join({v})  # raises TypeError unless every element is a string\n"
-        "{v} = tuple({v})"
-    ),
-    datetime: (
-        "if type({v}) is not str: raise _Refused\n"
-        "{v} = _fromisoformat({v})\n"
-        "if {v}.tzinfo is None: {v} = {v}.replace(tzinfo=_utc)"
-    ),
-}
-
-
-class _Refused(Exception):
-    """The fast path does not vouch for this value; the detailed converter decides."""
-
-
-def _optional_inner(hint: Any) -> Any:
-    args = typing.get_args(hint)
-    if (typing.get_origin(hint) in (typing.Union, UnionType)) and type(None) in args:
-        rest = [arg for arg in args if arg is not type(None)]
-        return rest[0] if len(rest) == 1 else None
-    return None
-
-
-def _generate(cls: type[Any], namespace: dict[str, Any]) -> Callable[[Any], Any]:
-    """The fast structure function of attrs class `cls` (its nested models generated too)."""
-    hints = typing.get_type_hints(cls)
-    fields = [field for field in attrs.fields(cls) if field.init]
-    names = [field.name for field in fields]
-    values = [f"v{index}" for index in range(len(fields))]
-    get = f"_get_{cls.__name__}"
-    namespace[get] = operator.itemgetter(*names)
-    # One C call fetches every field of a complete object; a missing key takes the `.get` way.
-    lines = [
-        f"def structure_{cls.__name__}(o):",
-        "    try:",
-        f"        {', '.join(values)}, = {get}(o)"
-        if len(names) > 1
-        else f"        {values[0]} = {get}(o)",
-        "    except KeyError:",
-        *(f"        {v} = o.get({name!r})" for v, name in zip(values, names, strict=True)),
-    ]
-    for v, field in zip(values, fields, strict=True):
-        inner = _optional_inner(hints[field.name])
-        if field.default is not None or field.kw_only or inner is None:
-            raise TypeError(f"{cls.__name__}.{field.name}: the fast path wants `X | None = None`")
-        if inner in _CHECKS:
-            check = _CHECKS[inner].format(v=v)
-        elif attrs.has(inner):
-            nested = f"_structure_{inner.__name__}"
-            if nested not in namespace:
-                namespace[nested] = _generate(inner, namespace)
-            check = f"{v} = {nested}({v})"
-            if inner in _FROM_STRING:
-                namespace[f"_{inner.__name__}_from_string"] = _FROM_STRING[inner]
-                check = (
-                    f"{v} = (_{inner.__name__}_from_string if type({v}) is str else {nested})({v})"
-                )
-        else:
-            raise TypeError(f"{cls.__name__}.{field.name}: no fast check for {inner!r}")
-        lines.append(f"    if {v} is not None:")
-        lines.extend(f"        {line}" for line in check.splitlines())
-    # Positional: attrs' __init__ takes init fields in declaration order (kw_only refused above).
-    lines.append(f"    return _cls_{cls.__name__}({', '.join(values)})")
-    namespace[f"_cls_{cls.__name__}"] = cls
-    # The technique attrs and cattrs use; the file name shows up in tracebacks and profiles.
-    code = compile("\n".join(lines), f"<do_images fast structure {cls.__name__}>", "exec")
-    exec(code, namespace)
-    function: Callable[[Any], Any] = namespace.pop(f"structure_{cls.__name__}")
-    return function
-
-
-def _fast_functions(*models: type[Any]) -> dict[type[Any], Callable[[Any], Any]]:
-    namespace: dict[str, Any] = {
-        "_Refused": _Refused,
-        "_float": _float,
-        "_join": "".join,
-        "_fromisoformat": _fromisoformat,
-        "_utc": timezone.utc,
-    }
-    return {model: _generate(model, namespace) for model in models}
-
-
-_FAST = _fast_functions(Image, Action, Region)
-
-
-# --- The decode edge -----------------------------------------------------------------------
+"""The converter of record: unstructures models (CLI output, round-trips) and decodes leniently."""
 
 
 def _describe(error: Exception, where: str) -> str:
@@ -210,54 +102,160 @@ def _describe(error: Exception, where: str) -> str:
     return f"{where}: {error}"
 
 
-def _detailed(data: Any, cls: type[T], where: str, status: int, body: bytes) -> T:
-    if not isinstance(data, dict):
+def _lenient(value: Any, cls: type[T], where: str, status: int, body: bytes) -> T:
+    """`value` (parsed JSON) as `cls` by the cattrs converter, or the error naming the field."""
+    if attrs.has(cls) and not isinstance(value, dict):
         raise ResponseDecodeError(
-            f"{where}: expected an object, got {type(data).__name__}", status=status, body=body
+            f"{where}: expected an object, got {type(value).__name__}", status=status, body=body
         )
     try:
-        return converter.structure(data, cls)
+        return converter.structure(value, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:
         raise ResponseDecodeError(_describe(error, where), status=status, body=body) from None
 
 
-def structure(data: Any, cls: type[T], *, where: str, status: int, body: bytes) -> T:
-    """One model from a JSON value; `where` names it in the error (e.g. ``"image"``)."""
-    fast = _FAST.get(cls)
-    if fast is not None:
-        try:
-            return typing.cast(T, fast(data))
-        except Exception:  # the detailed path decides and explains
-            pass
-    return _detailed(data, cls, where, status, body)
+# --- msgspec: one pass from bytes ----------------------------------------------------------
+
+# What a failed msgspec decode can raise; deep nesting is a RecursionError, not a DecodeError.
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
 
 
-def _fields(cls: type[Any]) -> set[str]:
-    return {field.name for field in attrs.fields(cls)}
+def _why(error: Exception, body: bytes) -> str:
+    """msgspec's complaint as ``images[1].id: expected `int | null`, got `str` ``."""
+    if not isinstance(error, msgspec.ValidationError):
+        return "the body is not JSON: " + ("it is empty" if not body.strip() else str(error))
+    what, at, path = str(error).partition(" - at `$")
+    what = what[:1].lower() + what[1:]
+    return f"{path.rstrip('`').lstrip('.')}: {what}" if at else what
 
 
-def from_envelope(response: Response, key: str, cls: type[T], *, bare_ok: bool = False) -> T:
-    """The model under `key` of an answer (``{"image": {...}}``); `bare_ok` accepts the object
-    itself, as the official spec's action responses (wrongly) describe them."""
-    data = response.data
+# Decoders are built once per model and envelope key, on first use.
+_DECODERS: dict[object, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
+    decoder = _DECODERS.get(cls)
+    if decoder is None:
+        decoder = _DECODERS[cls] = msgspec.json.Decoder(cls)
+    return decoder
+
+
+def _one_decoder(key: str, cls: type[Any]) -> msgspec.json.Decoder[Any]:
+    decoder = _DECODERS.get((key, cls))
+    if decoder is None:
+        answer = msgspec.defstruct(f"_{key}_answer", [(key, cls)])
+        decoder = _DECODERS[key, cls] = msgspec.json.Decoder(answer)
+    return decoder
+
+
+def _page_decoders(
+    key: str, cls: type[Any]
+) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+    """The strict decoder of a page, and the loose one that leaves each item as raw bytes."""
+    strict, loose = _DECODERS.get(("page", key, cls)), _DECODERS.get(("raw page", key, cls))
+    if strict is None or loose is None:
+        # `links` and `meta` are read as plain JSON, so an odd shape of either never fails.
+        extra: list[tuple[str, Any, Any]] = [("links", Any, None), ("meta", Any, None)]
+        items: Any = list[cls]  # type: ignore[valid-type]
+        page = msgspec.defstruct(f"_{key}_page", [(key, items), *extra])
+        raw_page = msgspec.defstruct(f"_{key}_raw_page", [(key, list[msgspec.Raw]), *extra])
+        strict = _DECODERS["page", key, cls] = msgspec.json.Decoder(page)
+        loose = _DECODERS["raw page", key, cls] = msgspec.json.Decoder(raw_page)
+    return strict, loose
+
+
+def _item(raw: msgspec.Raw, cls: type[T], where: str, status: int, body: bytes) -> T:
+    try:
+        return _decoder(cls).decode(raw)  # type: ignore[no-any-return]
+    except msgspec.ValidationError:
+        # A bare-slug region, a naive timestamp, or a real error: cattrs decides and explains.
+        return _lenient(msgspec.json.decode(raw), cls, where, status, body)
+
+
+def decode_one(body: bytes, key: str, cls: type[T], *, status: int, bare_ok: bool = False) -> T:
+    """The model under `key` of a JSON answer (``{"image": {...}}``); `bare_ok` accepts the
+    object itself, as the official spec's action responses (wrongly) describe them."""
+    try:
+        return getattr(_one_decoder(key, cls).decode(body), key)  # type: ignore[no-any-return]
+    except _DECODE_ERRORS:
+        pass  # the slow way below accepts more, or says what is wrong
+    try:
+        data = msgspec.json.decode(body)
+    except _DECODE_ERRORS as error:
+        raise ResponseDecodeError(_why(error, body), status=status, body=body) from None
     value = data.get(key) if isinstance(data, dict) else None
     if value is None and bare_ok and isinstance(data, dict) and data.keys() & _fields(cls):
         value = data
-    return structure(value, cls, where=key, status=response.status, body=response.body)
+    return _lenient(value, cls, key, status, body)
+
+
+def _fields(cls: type[Any]) -> set[str]:
+    return {field.name for field in attrs.fields(cls)} if attrs.has(cls) else set()
+
+
+@attrs.frozen
+class PageBody(Generic[T]):
+    """One page of a listing as decoded: its items and what its `meta` and `links` say."""
+
+    items: list[T]
+    """The models under the page's key, in the answer's order."""
+    total: int | None
+    """`meta.total` when it is a JSON integer, else None."""
+    next_link: bool | None
+    """Whether `links.pages.next` names a page; None when the answer has no usable `links`."""
+
+
+def _total(meta: Any) -> int | None:
+    total = meta.get("total") if isinstance(meta, dict) else None
+    return total if type(total) is int else None
+
+
+def _next_link(links: Any) -> bool | None:
+    if not isinstance(links, dict):
+        return None
+    pages = links.get("pages")
+    return isinstance(pages, dict) and bool(pages.get("next"))
+
+
+def decode_page(body: bytes, key: str, cls: type[T], *, status: int) -> PageBody[T]:
+    """A page envelope in one pass: the list under `key` (required), `links` and `meta`."""
+    strict, loose = _page_decoders(key, cls)
+    try:
+        page = strict.decode(body)
+        items: list[T] = getattr(page, key)
+    except _DECODE_ERRORS:
+        # Read the envelope with each item left as bytes, then decode item by item: only the
+        # items msgspec refuses go to cattrs, and a bad one is named by its index.
+        try:
+            page = loose.decode(body)
+        except _DECODE_ERRORS as error:
+            raise ResponseDecodeError(_why(error, body), status=status, body=body) from None
+        items = [
+            _item(raw, cls, f"{key}[{index}]", status, body)
+            for index, raw in enumerate(getattr(page, key))
+        ]
+    return PageBody(items, _total(page.meta), _next_link(page.links))
+
+
+def decode_error_fields(body: bytes) -> dict[str, Any]:
+    """An error answer's JSON object (``id``, ``message``, ``request_id``), or ``{}``; never
+    raises, whatever the body holds."""
+    try:
+        data = msgspec.json.decode(body)
+    except _DECODE_ERRORS:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def structure_list(data: Any, cls: type[T], *, where: str, status: int, body: bytes) -> list[T]:
-    """A list of models; a bad item's error says which index and field failed."""
+    """A list of already parsed models; a bad item's error names its index and field.
+
+    Only _pagination calls this, until it decodes pages with `decode_page`.
+    """
     if not isinstance(data, list):
         raise ResponseDecodeError(
             f"{where}: expected a list, got {type(data).__name__}", status=status, body=body
         )
-    fast = _FAST.get(cls)
-    if fast is not None:
-        try:
-            return list(map(fast, data))
-        except Exception:  # the detailed path decides and explains
-            pass
     return [
-        _detailed(item, cls, f"{where}[{index}]", status, body) for index, item in enumerate(data)
+        _lenient(item, cls, f"{where}[{index}]", status, body) for index, item in enumerate(data)
     ]

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 if TYPE_CHECKING:
     from ._models import Action, Image
 
@@ -174,11 +172,9 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     """The error for a non-2xx answer; never fails, whatever the body holds."""
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        data = None
-    fields = data if isinstance(data, dict) else {}
+    from ._convert import decode_error_fields  # here: _convert imports this module
+
+    fields = decode_error_fields(body)
     error_id = fields.get("id")
     message = fields.get("message")
     request_id = fields.get("request_id") or headers.get("x-request-id")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import _validate as check
-from ._convert import from_envelope
+from ._convert import decode_one
 from ._errors import ActionFailedError, ActionTimeoutError
 from ._images import IMAGES
 from ._models import Action
@@ -40,7 +40,7 @@ class ImageActions:
         ident = check.positive_int("image_id", image_id)
         action = check.positive_int("action_id", action_id)
         response = await self._transport.request("GET", *IMAGES, ident, "actions", action)
-        return from_envelope(response, "action", Action, bare_ok=True)
+        return decode_one(response.body, "action", Action, status=response.status, bare_ok=True)
 
     async def transfer(self, image_id: int, *, region: str) -> Action:
         """Copy an image to another region; the action completes when the copy is there."""
@@ -82,4 +82,4 @@ class ImageActions:
     async def _start(self, image_id: int, body: dict[str, str]) -> Action:
         ident = check.positive_int("image_id", image_id)
         response = await self._transport.request("POST", *IMAGES, ident, "actions", json=body)
-        return from_envelope(response, "action", Action, bare_ok=True)
+        return decode_one(response.body, "action", Action, status=response.status, bare_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import _validate as check
-from ._convert import from_envelope
+from ._convert import decode_one
 from ._errors import DigitalOceanError, ImageFailedError, WaitTimeoutError
 from ._models import Image
 from ._pagination import Paginator
@@ -137,4 +137,4 @@ class Images:
 
     async def _one(self, method: str, *ident: int | str, json: object = None) -> Image:
         response = await self._transport.request(method, *IMAGES, *ident, json=json)
-        return from_envelope(response, "image", Image)
+        return decode_one(response.body, "image", Image, status=response.status)
