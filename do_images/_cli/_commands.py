@@ -1,33 +1,64 @@
-"""One coroutine per subcommand: call the SDK, hand the result to Output."""
+"""One coroutine per subcommand: call the SDK, hand the results to Output."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
-from do_images import Client, RateLimit
+from do_images import Action, Client, NotFoundError, Paginator, RateLimit
 
-from ._output import ACTION_COLUMNS, IMAGE_COLUMNS, Output
+from ._failures import EXIT_API, Failure, not_found
+from ._layouts import Deletion, TransferOutcome
+from ._output import Batch, Output
 from ._progress import Progress
+from ._prune import Prune
+
+T = TypeVar("T")
 
 
 @attrs.frozen
 class Context:
-    """What every command gets: the open client, parsed arguments, output and progress."""
+    """What every command gets: the open client, parsed arguments, output and progress.
+
+    `resume` collects the commands that pick up where an interrupted one left off.
+    """
 
     client: Client
     args: argparse.Namespace
     out: Output
     progress: Progress
+    resume: list[str] = attrs.field(factory=list)
 
 
-def _wait_options(args: argparse.Namespace, timeout: float | None) -> dict[str, Any]:
+async def _found(what: str, call: Awaitable[T]) -> T:
+    """`call`'s result; a 404 says what was not found."""
+    try:
+        return await call
+    except NotFoundError as error:
+        raise not_found(what, error) from error
+
+
+def _wait_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``timeout``/``poll_interval`` keywords of a wait that were given (else SDK defaults)."""
-    options = {"timeout": timeout, "poll_interval": getattr(args, "poll_interval", None)}
+    options = {"timeout": args.wait_timeout, "poll_interval": args.poll_interval}
     return {key: value for key, value in options.items() if value is not None}
+
+
+async def _pages(paginator: Paginator[Any]) -> AsyncIterator[Batch]:
+    async with aclosing(paginator.pages()) as pages:
+        async for page in pages:
+            yield page.items, page.total
+
+
+def _resumable(ctx: Context, done: str, command: str) -> None:
+    """Say what was just done and how to resume, before a wait an interrupt may cut short."""
+    ctx.resume.append(command)
+    ctx.progress.note(f"{done}; waiting (if interrupted, resume with: {command})")
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -39,23 +70,25 @@ async def images_list(ctx: Context) -> None:
     paginator = ctx.client.images.list(
         type=a.type, private=True if a.private else None, tag_name=a.tag, per_page=a.per_page
     )
-    await ctx.out.listing(paginator, IMAGE_COLUMNS, "images")
+    await ctx.out.stream(_pages(paginator), "listing images")
 
 
 async def images_get(ctx: Context) -> None:
     """``images get``."""
-    ident: str = ctx.args.image
-    ctx.out.one(await ctx.client.images.get(int(ident) if ident.isdigit() else ident))
+    ref: str = ctx.args.image
+    what = f"image {ref}" if ref.isdigit() else f"image with slug {ref!r}"
+    ctx.out.one(await _found(what, ctx.client.images.get(int(ref) if ref.isdigit() else ref)))
 
 
-async def _wait_image(ctx: Context, image_id: int, timeout: float | None) -> None:
+async def _wait_image(ctx: Context, image_id: int) -> None:
     async with ctx.progress.ticking(f"waiting for image {image_id}"):
-        image = await ctx.client.images.wait(image_id, **_wait_options(ctx.args, timeout))
+        waited = ctx.client.images.wait(image_id, **_wait_options(ctx.args))
+        image = await _found(f"image {image_id}", waited)
     ctx.out.one(image)
 
 
 async def images_create(ctx: Context) -> None:
-    """``images create``."""
+    """``images create``: with ``--wait``, the new id goes to stderr before the wait."""
     a = ctx.args
     image = await ctx.client.images.create(
         name=a.name,
@@ -66,7 +99,8 @@ async def images_create(ctx: Context) -> None:
         tags=a.tag,
     )
     if a.wait and image.id is not None:
-        await _wait_image(ctx, image.id, a.wait_timeout)
+        _resumable(ctx, f"created image {image.id}", f"do-images images wait {image.id}")
+        await _wait_image(ctx, image.id)
     else:
         ctx.out.one(image)
 
@@ -74,22 +108,87 @@ async def images_create(ctx: Context) -> None:
 async def images_update(ctx: Context) -> None:
     """``images update``."""
     a = ctx.args
-    ctx.out.one(
-        await ctx.client.images.update(
-            a.image_id, name=a.name, distribution=a.distribution, description=a.description
-        )
+    updated = ctx.client.images.update(
+        a.image_id, name=a.name, distribution=a.distribution, description=a.description
     )
-
-
-async def images_delete(ctx: Context) -> None:
-    """``images delete``."""
-    await ctx.client.images.delete(ctx.args.image_id)
-    ctx.out.done(f"deleted image {ctx.args.image_id}")
+    ctx.out.one(await _found(f"image {a.image_id}", updated))
 
 
 async def images_wait(ctx: Context) -> None:
     """``images wait``."""
-    await _wait_image(ctx, ctx.args.image_id, ctx.args.wait_timeout)
+    await _wait_image(ctx, ctx.args.image_id)
+
+
+async def delete_all(
+    client: Client, doomed: Sequence[Deletion], concurrency: int
+) -> AsyncGenerator[Batch, None]:
+    """Delete every image of `doomed`, `concurrency` at a time (the client's governor keeps
+    the rate limits); yields each outcome in the order given, as soon as it is known."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def delete(item: Deletion) -> Deletion:
+        async with gate:
+            try:
+                await client.images.delete(item.id)
+            except NotFoundError:
+                return attrs.evolve(item, result="failed", error=f"image {item.id} not found")
+            except Exception as error:  # one failure must not hide the other outcomes
+                return attrs.evolve(item, result="failed", error=str(error))
+        return attrs.evolve(item, result="deleted", error=None)
+
+    tasks = [asyncio.create_task(delete(item)) for item in doomed]
+    try:
+        for task in tasks:
+            yield [await task], len(tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _report_deletions(ctx: Context, doomed: Sequence[Deletion], noun: str) -> int:
+    """Delete `doomed`, print each outcome; fails (exit 3) if any deletion failed."""
+    failed: list[Deletion] = []
+
+    async def watched() -> AsyncIterator[Batch]:
+        async with aclosing(delete_all(ctx.client, doomed, ctx.args.concurrency or 16)) as done:
+            async for rows, total in done:
+                failed.extend(r for r in rows if isinstance(r, Deletion) and r.error)
+                yield rows, total
+
+    await ctx.out.stream(watched(), noun)
+    if failed:
+        first = failed[0].error
+        message = f"{len(failed)} of {len(doomed)} images not deleted; first: {first}"
+        raise Failure(message, EXIT_API)
+    return len(doomed)
+
+
+async def images_delete(ctx: Context) -> None:
+    """``images delete ID [ID …]`` (confirmed beforehand, see `_main.confirm`)."""
+    ids = list(dict.fromkeys(ctx.args.image_ids))  # each id once, in the order given
+    await _report_deletions(ctx, [Deletion(i, "pending") for i in ids], "deleting images")
+
+
+async def images_prune(ctx: Context) -> None:
+    """``images prune``: keep the newest matching images, delete (or list) the rest."""
+    a = ctx.args
+    prune: Prune = a.prune  # built and checked by _main before any request
+    paginator = ctx.client.images.list(private=True, tag_name=a.tag)
+    if not a.force:
+        count = await ctx.out.stream(prune.walk(_pages(paginator)), "pruning (dry run)")
+        ctx.progress.note(
+            f"dry run: {count} image(s) would be deleted, {prune.kept} kept; "
+            "pass --force to delete them"
+        )
+        return
+    doomed: list[Deletion] = []
+    async for rows, _ in prune.walk(_pages(paginator)):
+        doomed.extend(r for r in rows if isinstance(r, Deletion))
+    ctx.progress.clear()
+    # Deleting only after the walk: deleting during it would shift items between pages.
+    deleted = await _report_deletions(ctx, doomed, "pruning")
+    ctx.progress.note(f"deleted {deleted} image(s), kept {prune.kept}")
 
 
 # -- image actions -----------------------------------------------------------------------------
@@ -97,26 +196,39 @@ async def images_wait(ctx: Context) -> None:
 
 async def actions_list(ctx: Context) -> None:
     """``actions list``."""
-    paginator = ctx.client.image_actions.list(ctx.args.image_id, per_page=ctx.args.per_page)
-    await ctx.out.listing(paginator, ACTION_COLUMNS, "actions")
+    a = ctx.args
+    paginator = ctx.client.image_actions.list(a.image_id, per_page=a.per_page)
+    await ctx.out.stream(_found_pages(f"image {a.image_id}", paginator), "listing actions")
+
+
+async def _found_pages(what: str, paginator: Paginator[Any]) -> AsyncIterator[Batch]:
+    try:
+        async for batch in _pages(paginator):
+            yield batch
+    except NotFoundError as error:
+        raise not_found(what, error) from error
 
 
 async def actions_get(ctx: Context) -> None:
     """``actions get``."""
-    ctx.out.one(await ctx.client.image_actions.get(ctx.args.image_id, ctx.args.action_id))
+    a = ctx.args
+    got = ctx.client.image_actions.get(a.image_id, a.action_id)
+    ctx.out.one(await _found(f"action {a.action_id} of image {a.image_id}", got))
 
 
-async def _wait_action(ctx: Context, image_id: int, action_id: int, timeout: float | None) -> None:
+async def _wait_action(ctx: Context, image_id: int, action_id: int) -> None:
     async with ctx.progress.ticking(f"waiting for action {action_id} of image {image_id}"):
-        action = await ctx.client.image_actions.wait(
-            image_id, action_id, **_wait_options(ctx.args, timeout)
-        )
+        waited = ctx.client.image_actions.wait(image_id, action_id, **_wait_options(ctx.args))
+        action = await _found(f"action {action_id} of image {image_id}", waited)
     ctx.out.one(action)
 
 
-async def _started(ctx: Context, image_id: int, action: Any) -> None:
+async def _started(ctx: Context, image_id: int, started: Awaitable[Action]) -> None:
+    action = await _found(f"image {image_id}", started)
     if ctx.args.wait and action.id is not None:
-        await _wait_action(ctx, image_id, action.id, ctx.args.wait_timeout)
+        command = f"do-images actions wait {image_id} {action.id}"
+        _resumable(ctx, f"started {action.type} action {action.id} on image {image_id}", command)
+        await _wait_action(ctx, image_id, action.id)
     else:
         ctx.out.one(action)
 
@@ -124,21 +236,18 @@ async def _started(ctx: Context, image_id: int, action: Any) -> None:
 async def actions_transfer(ctx: Context) -> None:
     """``actions transfer``."""
     a = ctx.args
-    await _started(
-        ctx, a.image_id, await ctx.client.image_actions.transfer(a.image_id, region=a.region)
-    )
+    await _started(ctx, a.image_id, ctx.client.image_actions.transfer(a.image_id, region=a.region))
 
 
 async def actions_convert(ctx: Context) -> None:
     """``actions convert``."""
     a = ctx.args
-    await _started(ctx, a.image_id, await ctx.client.image_actions.convert(a.image_id))
+    await _started(ctx, a.image_id, ctx.client.image_actions.convert(a.image_id))
 
 
 async def actions_wait(ctx: Context) -> None:
     """``actions wait``."""
-    a = ctx.args
-    await _wait_action(ctx, a.image_id, a.action_id, a.wait_timeout)
+    await _wait_action(ctx, ctx.args.image_id, ctx.args.action_id)
 
 
 # -- account transfers -------------------------------------------------------------------------
@@ -147,33 +256,35 @@ async def actions_wait(ctx: Context) -> None:
 async def transfers_create(ctx: Context) -> None:
     """``transfers create``."""
     a = ctx.args
-    transfer_id = await ctx.client.account_transfers.create(
+    offered = ctx.client.account_transfers.create(
         a.image_id, recipient_email=a.email, recipient_uuid=a.team_uuid
     )
-    ctx.out.fields({"transfer_id": transfer_id})
+    transfer_id = await _found(f"image {a.image_id}", offered)
+    result = "accepted" if transfer_id == 0 else "offered"
+    ctx.out.one(TransferOutcome(a.image_id, transfer_id, result))
+
+
+async def _settle(ctx: Context, result: str, call: Callable[..., Awaitable[None]]) -> None:
+    a = ctx.args
+    extra = {"recipient_uuid": a.team_uuid} if result == "accepted" else {}
+    settled = call(a.image_id, transfer_id=a.transfer_id, **extra)
+    await _found(f"transfer {a.transfer_id} of image {a.image_id}", settled)
+    ctx.out.one(TransferOutcome(a.image_id, a.transfer_id, result))
 
 
 async def transfers_accept(ctx: Context) -> None:
     """``transfers accept``."""
-    a = ctx.args
-    await ctx.client.account_transfers.accept(
-        a.image_id, transfer_id=a.transfer_id, recipient_uuid=a.team_uuid
-    )
-    ctx.out.done(f"accepted transfer {a.transfer_id} of image {a.image_id}")
+    await _settle(ctx, "accepted", ctx.client.account_transfers.accept)
 
 
 async def transfers_cancel(ctx: Context) -> None:
     """``transfers cancel``."""
-    a = ctx.args
-    await ctx.client.account_transfers.cancel(a.image_id, transfer_id=a.transfer_id)
-    ctx.out.done(f"cancelled transfer {a.transfer_id} of image {a.image_id}")
+    await _settle(ctx, "cancelled", ctx.client.account_transfers.cancel)
 
 
 async def transfers_decline(ctx: Context) -> None:
     """``transfers decline``."""
-    a = ctx.args
-    await ctx.client.account_transfers.decline(a.image_id, transfer_id=a.transfer_id)
-    ctx.out.done(f"declined transfer {a.transfer_id} of image {a.image_id}")
+    await _settle(ctx, "declined", ctx.client.account_transfers.decline)
 
 
 # -- rate limit --------------------------------------------------------------------------------

@@ -1,26 +1,35 @@
-"""Rendering results on stdout: aligned tables, JSON (one document), or JSON Lines (streamed)."""
+"""Writing results to stdout as they arrive: table, tab-separated text, JSON or JSON Lines.
+
+Nothing is written before the first result, nothing is held beyond one page, and a listing
+that fails part-way never leaves output that parses as a complete result.
+"""
 
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import Callable, Sequence
-from contextlib import aclosing
+import os
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
 import attrs
 
-from do_images import Action, Image, Paginator, RateLimit
-
+from ._layouts import Column, full
 from ._progress import Progress
+from ._text import cut, pad, safe, width
 
-Column = tuple[str, Callable[[Any], str]]
-MAX_LISTED_REGIONS = 3
+FORMATS = ("table", "text", "json", "jsonl")
+MAX_CELL = 48  # a table column is never wider (longer cells are cut with …)
+MIN_CELL = 6  # when fitting a terminal, columns shrink to this, no further
+GAP = "  "
+#: Ends stdout when a listing fails after printing items: not JSON, not a row, and says why.
+INCOMPLETE = "!incomplete: the command failed after {count} results (see stderr)"
+
+Batch = tuple[Sequence[object], "int | None"]  # results, and the total expected if known
 
 
 def plain(value: object) -> Any:
-    """JSON-ready data of a model (datetimes as ISO 8601), the shape the SDK decodes from."""
+    """JSON-ready data of a result (datetimes as ISO 8601), the shape the SDK decodes from."""
     if attrs.has(type(value)):
         return attrs.asdict(value, value_serializer=_serialize)  # type: ignore[arg-type]
     return value
@@ -32,132 +41,146 @@ def _serialize(_: object, __: object, value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _text(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+def terminal_columns(stream: TextIO) -> int | None:
+    """The width tables must fit: ``$COLUMNS`` if set, else the terminal's; None for a pipe."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if stream.isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or None
+        except OSError:
+            return None
+    return None
 
 
-def _regions(regions: Sequence[str] | None) -> str:
-    if not regions:
-        return "-"
-    if len(regions) <= MAX_LISTED_REGIONS:
-        return ",".join(regions)
-    return f"{len(regions)} regions"
-
-
-def _item(key: str) -> Callable[[Any], str]:
-    return lambda row: _text(row[key])
-
-
-def _action_region(action: Action) -> str:
-    return _text(action.region_slug or (action.region.slug if action.region else None))
-
-
-IMAGE_COLUMNS: list[Column] = [
-    ("ID", lambda i: _text(i.id)),
-    ("SLUG", lambda i: _text(i.slug)),
-    ("NAME", lambda i: _text(i.name)),
-    ("TYPE", lambda i: _text(i.type)),
-    ("DISTRIBUTION", lambda i: _text(i.distribution)),
-    ("REGIONS", lambda i: _regions(i.regions)),
-    ("CREATED", lambda i: _text(i.created_at)),
-    ("STATUS", lambda i: _text(i.status)),
-]
-ACTION_COLUMNS: list[Column] = [
-    ("ID", lambda a: _text(a.id)),
-    ("TYPE", lambda a: _text(a.type)),
-    ("STATUS", lambda a: _text(a.status)),
-    ("STARTED", lambda a: _text(a.started_at)),
-    ("COMPLETED", lambda a: _text(a.completed_at)),
-    ("REGION", _action_region),
-]
-RATE_LIMIT_COLUMNS: list[Column] = [
-    ("LIMIT", lambda r: _text(r.limit)),
-    ("REMAINING", lambda r: _text(r.remaining)),
-    ("RESET", lambda r: _text(r.reset_at and r.reset_at.isoformat())),
-]
-
-
-def _columns(value: object) -> list[Column]:
-    if isinstance(value, Image):
-        return IMAGE_COLUMNS
-    if isinstance(value, Action):
-        return ACTION_COLUMNS
-    if isinstance(value, RateLimit):
-        return RATE_LIMIT_COLUMNS
-    raise TypeError(f"no table layout for {type(value).__name__}")
+def fit(natural: list[int], floors: list[int], limit: int | None) -> list[int]:
+    """Column widths within `limit` columns: the widest cuttable column gives way first."""
+    widths = list(natural)
+    if limit is None:
+        return widths
+    excess = sum(widths) + len(GAP) * (len(widths) - 1) - limit
+    while excess > 0:
+        room = [(w - f, i) for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > f]
+        if not room:
+            break  # even at their floors the columns do not fit: lines are cut instead
+        _, widest = max((widths[i], i) for _, i in room)
+        widths[widest] -= 1
+        excess -= 1
+    return widths
 
 
 class Output:
-    """Writes results to `stream` in one of the formats ``table``, ``json``, ``jsonl``."""
+    """Writes results to `stream` in one format, clearing the progress line before each write."""
 
-    def __init__(self, fmt: str, stream: TextIO, progress: Progress) -> None:
+    def __init__(
+        self,
+        fmt: str,
+        stream: TextIO,
+        progress: Progress,
+        columns: Sequence[Column],
+        *,
+        header: bool = True,
+    ) -> None:
         self.fmt = fmt
         self._stream = stream
         self._progress = progress
+        self._columns = tuple(columns)
+        self._header = header
+        self._limit = terminal_columns(stream) if fmt == "table" else None
+        self._widths: list[int] | None = None
+        self._started = False
 
     def _write(self, text: str) -> None:
+        self._progress.clear()
         self._stream.write(text)
         self._stream.flush()
+        self._started = True
 
-    def table(self, columns: Sequence[Column], rows: Sequence[object]) -> None:
-        """An aligned table with a header row (the header alone when there are no rows)."""
-        cells = [[header for header, _ in columns]]
-        cells += [[cell(row) for _, cell in columns] for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-        lines = (
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in cells
-        )
-        self._write("".join(line + "\n" for line in lines))
+    # -- the four formats -----------------------------------------------------------------
+
+    def _fit(self, cells: list[list[str]]) -> list[int]:
+        """Widths from the first rows (and the header): later rows are cut to them."""
+        natural, floors = [], []
+        for i, column in enumerate(self._columns):
+            w = max([width(column.name) if self._header else 1, *(width(r[i]) for r in cells)])
+            if column.cuttable:
+                w = min(w, MAX_CELL)
+            natural.append(w)
+            floors.append(min(w, MIN_CELL) if column.cuttable else w)
+        return fit(natural, floors, self._limit)
+
+    def _table(self, rows: Sequence[object]) -> str:
+        cells = [[safe(c.cell(row)) for c in self._columns] for row in rows]
+        if self._widths is None:
+            self._widths = self._fit(cells)
+            if self._header:
+                cells.insert(0, [c.name for c in self._columns])
+        lines = []
+        for line in cells:
+            padded = (pad(cut(cell, w), w) for cell, w in zip(line, self._widths, strict=True))
+            text = GAP.join(padded).rstrip()
+            lines.append(text if self._limit is None else cut(text, self._limit))
+        return "".join(line + "\n" for line in lines)
+
+    def _text(self, rows: Sequence[object]) -> str:
+        lines = [[safe(full(c.value(row))) for c in self._columns] for row in rows]
+        if self._header and not self._started:
+            lines.insert(0, [c.name for c in self._columns])
+        return "".join("\t".join(line) + "\n" for line in lines)
+
+    def _json_items(self, rows: Sequence[object]) -> str:
+        text = "[" if not self._started else ""
+        for row in rows:
+            item = json.dumps(plain(row), indent=2).replace("\n", "\n  ")
+            text += ("\n  " if text.endswith("[") else ",\n  ") + item
+        return text
+
+    def _rows(self, rows: Sequence[object]) -> None:
+        if not rows:
+            return
+        if self.fmt == "table":
+            self._write(self._table(rows))
+        elif self.fmt == "text":
+            self._write(self._text(rows))
+        elif self.fmt == "jsonl":
+            self._write("".join(json.dumps(plain(row)) + "\n" for row in rows))
+        else:
+            self._write(self._json_items(rows))
+
+    # -- what commands call ---------------------------------------------------------------
 
     def one(self, value: object) -> None:
-        """A single result: a one-row table, or one JSON object."""
-        if self.fmt == "table":
-            self.table(_columns(value), [value])
-        else:
-            self._write(json.dumps(plain(value), indent=2 if self.fmt == "json" else None) + "\n")
-
-    def fields(self, data: dict[str, Any]) -> None:
-        """A small result that is not a model (e.g. a transfer id)."""
-        if self.fmt == "table":
-            self.table([(key.upper(), _item(key)) for key in data], [data])
-        else:
-            self._write(json.dumps(data, indent=2 if self.fmt == "json" else None) + "\n")
-
-    def done(self, message: str) -> None:
-        """Confirmation of a call that returns nothing: a line in table mode, silence otherwise."""
-        if self.fmt == "table":
-            self._write(message + "\n")
-
-    async def listing(
-        self, paginator: Paginator[Any], columns: Sequence[Column], noun: str
-    ) -> None:
-        """Every item of a listing; JSON and JSON Lines stream as the pages arrive."""
-        rows: list[object] = []
-        count = 0
+        """A single result: a one-row table or text line, or one JSON object."""
         if self.fmt == "json":
-            self._write("[")
+            self._write(json.dumps(plain(value), indent=2) + "\n")
+        else:
+            self._rows([value])
+
+    async def stream(self, batches: AsyncIterator[Batch], noun: str) -> int:
+        """Every result of `batches` as it arrives (progress: ``noun: count/total``); the count.
+
+        A failure part-way leaves a JSON array unclosed and ends the output with INCOMPLETE.
+        """
+        count = 0
         try:
-            async with aclosing(paginator.pages()) as pages:
-                async for page in pages:
-                    for item in page.items:
-                        if self.fmt == "table":
-                            rows.append(item)
-                        elif self.fmt == "jsonl":
-                            self._write(json.dumps(plain(item)) + "\n")
-                        else:
-                            text = textwrap.indent(json.dumps(plain(item), indent=2), "  ")
-                            self._write(("\n" if count == 0 else ",\n") + text)
-                        count += 1
-                    total = f"/{page.total}" if page.total is not None else ""
-                    self._progress.show(f"listing {noun}: {count}{total}")
+            async for rows, total in batches:
+                self._rows(rows)
+                count += len(rows)
+                self._progress.show(f"{noun}: {count}" + ("" if total is None else f"/{total}"))
+        except BaseException as error:
+            if self._started and not isinstance(error, BrokenPipeError):
+                self._write(("\n" if self.fmt == "json" else "") + INCOMPLETE.format(count=count))
+                self._write("\n")
+            raise
         finally:
             self._progress.clear()
         if self.fmt == "json":
-            self._write("\n]\n" if count else "]\n")
-        elif self.fmt == "table":
-            self.table(columns, rows)
+            self._write("\n]\n" if self._started else "[]\n")
+        elif not self._started and self._header and self.fmt in ("table", "text"):
+            self._rows_header_only()
+        return count
+
+    def _rows_header_only(self) -> None:
+        headers = [c.name for c in self._columns]
+        self._write((GAP if self.fmt == "table" else "\t").join(headers) + "\n")

@@ -1,64 +1,147 @@
-"""The argparse tree of ``do-images``: global options, resource groups, their subcommands."""
+"""The argparse tree of ``do-images``: options, resource groups, their subcommands.
+
+Every global option is accepted before or after the subcommand (the later one wins).
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from do_images import __version__
 
 from . import _commands as cmd
+from . import _layouts as layouts
+from ._output import FORMATS
 
 Handler = Callable[[cmd.Context], Awaitable[None]]
 Group: TypeAlias = (
     "argparse._SubParsersAction[argparse.ArgumentParser]"  # not subscriptable at runtime
 )
-OUTPUTS = ("table", "json", "jsonl")
 EPILOG = """\
-exit codes: 0 success, 2 usage error, 3 API or connection error, 4 wait timed out,
-5 action or image import failed, 130 interrupted.
+exit codes: 0 success, 2 usage error or deletion not confirmed, 3 API or connection error,
+4 wait timed out, 5 action or image import failed, 130 interrupted.
 
 first command (no token needed):  do-images --emulator images list --type distribution
 """
 
 
-def _shared(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """Options accepted both before and after the subcommand (after wins)."""
-    parser.add_argument(
+def positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    return value
+
+
+def window(text: str) -> tuple[int, float]:
+    """An argparse type: ``N/SECONDS``, a sliding window of at most N requests."""
+    count, sep, seconds = text.partition("/")
+    try:
+        pair = (int(count), float(seconds))
+    except ValueError:
+        pair = (0, 0.0)
+    if not sep or pair[0] < 1 or not 0 < pair[1] < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected N/SECONDS such as 250/60, not {text!r}")
+    return pair
+
+
+def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes. Leaves repeat them with SUPPRESS defaults, so a value
+    given after the subcommand overrides one given before it and an absent one changes nothing."""
+
+    def add(group: Any, *flags: str, default: Any = None, **kw: Any) -> None:
+        group.add_argument(*flags, default=default if top else argparse.SUPPRESS, **kw)
+
+    out = parser.add_argument_group("output")
+    add(
+        out,
         "-o",
         "--output",
-        choices=OUTPUTS,
-        default="table" if top else argparse.SUPPRESS,
-        help="output format (default table); jsonl: one object a line",
+        choices=FORMATS,
+        default="table",
+        help="table (default), text (tab-separated), json, or jsonl (one object a line)",
     )
-    parser.add_argument(
+    add(
+        out,
+        "--format",
+        metavar="COL,COL",
+        help="columns to show, in order (any case; e.g. ID,Name,Created)",
+    )
+    add(
+        out,
+        "--no-header",
+        action="store_true",
+        default=False,
+        help="leave out the header row (table, text)",
+    )
+    add(
+        out,
         "-v",
         "--verbose",
         action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="DEBUG logs of the do_images logger; tracebacks on errors",
+        default=False,
+        help="log lines of the do_images logger (never the token); tracebacks on errors",
     )
-
-
-def _global(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("connection (before the subcommand)")
-    g.add_argument(
-        "--token", help="API token (default: $DIGITALOCEAN_TOKEN, then $DIGITALOCEAN_ACCESS_TOKEN)"
+    net = parser.add_argument_group("connection")
+    add(
+        net,
+        "--token",
+        help="API token (default: $DIGITALOCEAN_TOKEN, then $DIGITALOCEAN_ACCESS_TOKEN)",
     )
-    g.add_argument("--base-url", metavar="URL", help="API root (default the real API)")
-    g.add_argument(
+    add(net, "--base-url", metavar="URL", help="API root (default https://api.digitalocean.com)")
+    add(
+        net,
+        "--allow-insecure-http",
+        action="store_true",
+        default=False,
+        help="allow a plain http:// base URL that is not loopback (sends the token in clear)",
+    )
+    add(
+        net,
         "--emulator",
         action="store_true",
+        default=False,
         help="run against a seeded in-process emulator (no token needed)",
     )
-    # dest differs from the waits' --timeout, which shares the namespace.
-    g.add_argument("--timeout", dest="http_timeout", type=float, default=30.0, metavar="S",
-                   help="seconds per HTTP attempt (default 30)")  # fmt: skip
-    g.add_argument("--max-retries", type=int, default=5, metavar="N",
-                   help="retries after a failed attempt (default 5; 0: one attempt)")  # fmt: skip
-    g.add_argument("--concurrency", type=int, default=None, metavar="N",
-                   help="page requests a listing keeps in flight (default 16)")  # fmt: skip
+    add(
+        net,
+        "--timeout",
+        type=positive,
+        default=30.0,
+        metavar="S",
+        help="seconds per HTTP request attempt (default 30)",
+    )
+    add(
+        net,
+        "--max-retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="retries after a failed attempt (default 5; 0: one attempt)",
+    )
+    add(
+        net,
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests a listing or a batch of deletes keeps in flight (default 16)",
+    )
+    add(
+        net,
+        "--rate-limit",
+        type=window,
+        action="append",
+        metavar="N/SECONDS",
+        help="client-side window: at most N requests per SECONDS (repeatable; "
+        "default 250/60 and 5000/3600, DigitalOcean's limits)",
+    )
+    add(net, "--no-rate-limit", action="store_true", default=False,
+        help="no client-side windows (answers of 429 are still waited out)")  # fmt: skip
 
 
 def _group(sub: Group, name: str, help: str, description: str) -> Group:
@@ -66,24 +149,32 @@ def _group(sub: Group, name: str, help: str, description: str) -> Group:
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
-def _leaf(group: Group, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+def _leaf(
+    group: Group, name: str, handler: Handler, help: str, layout: layouts.Layout
+) -> argparse.ArgumentParser:
     parser = group.add_parser(name, help=help, description=help)
-    _shared(parser, top=False)
-    parser.set_defaults(handler=handler)
+    _global(parser, top=False)
+    parser.set_defaults(handler=handler, layout=layout)
     return parser
 
 
-def _waiting(parser: argparse.ArgumentParser, timeout_flag: str) -> None:
-    # --timeout of a wait and --wait-timeout share one dest (the global one is http_timeout).
-    parser.add_argument(timeout_flag, dest="wait_timeout", type=float, default=None, metavar="S",
-                        help="give up (exit 4) after S seconds (default: no limit)")  # fmt: skip
-    parser.add_argument("--poll-interval", type=float, default=None, metavar="S",
+def _wait_bounds(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait-timeout",
+        type=positive,
+        metavar="S",
+        help="give up (exit 4) after S seconds (default: no limit)",
+    )
+    parser.add_argument("--poll-interval", type=positive, metavar="S",
                         help="seconds between the first polls (they back off)")  # fmt: skip
 
 
 def _wait_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--wait", action="store_true", help=f"wait until {what}, then print it")
-    _waiting(parser, "--wait-timeout")
+    parser.add_argument(
+        "--wait", action="store_true", default=False,
+        help=f"wait until {what}, then print it (the id is printed on stderr first)",
+    )  # fmt: skip
+    _wait_bounds(parser)
 
 
 def _ids(parser: argparse.ArgumentParser, *names: str) -> None:
@@ -92,16 +183,16 @@ def _ids(parser: argparse.ArgumentParser, *names: str) -> None:
 
 
 def _images(sub: Group) -> None:
-    group = _group(sub, "images", "list, get, import, update, delete images",
+    group = _group(sub, "images", "list, get, import, update, delete, prune images",
                    "Distributions, applications, snapshots, backups, custom images.")  # fmt: skip
-    p = _leaf(group, "list", cmd.images_list, "list images")
+    p = _leaf(group, "list", cmd.images_list, "list images", layouts.IMAGE)
     p.add_argument("--type", choices=("distribution", "application"), help="public images only")
     p.add_argument("--private", action="store_true", help="only your own images")
     p.add_argument("--tag", metavar="NAME", help="only images with this tag")
     p.add_argument("--per-page", type=int, default=200, metavar="N", help="page size (1..200)")
-    p = _leaf(group, "get", cmd.images_get, "show one image by id or public slug")
+    p = _leaf(group, "get", cmd.images_get, "show one image by id or public slug", layouts.IMAGE)
     p.add_argument("image", metavar="ID_OR_SLUG")
-    p = _leaf(group, "create", cmd.images_create, "import a custom image from a URL")
+    p = _leaf(group, "create", cmd.images_create, "import a custom image from a URL", layouts.IMAGE)
     p.add_argument("--name", required=True)
     p.add_argument("--url", required=True, help="http(s) URL of the image file")
     p.add_argument("--region", required=True, help="region slug, e.g. nyc3")
@@ -109,42 +200,60 @@ def _images(sub: Group) -> None:
     p.add_argument("--description")
     p.add_argument("--tag", action="append", metavar="NAME", help="a tag (repeatable)")
     _wait_flag(p, "the import is available")
-    p = _leaf(group, "update", cmd.images_update, "change name, distribution or description")
+    p = _leaf(group, "update", cmd.images_update,
+              "change name, distribution or description", layouts.IMAGE)  # fmt: skip
     _ids(p, "IMAGE_ID")
     p.add_argument("--name")
     p.add_argument("--distribution")
     p.add_argument("--description")
-    p = _leaf(group, "delete", cmd.images_delete, "delete a snapshot, backup or custom image")
+    p = _leaf(group, "delete", cmd.images_delete,
+              "delete snapshots or custom images (asks first on a terminal)",
+              layouts.DELETION)  # fmt: skip
+    p.add_argument("image_ids", type=int, nargs="+", metavar="IMAGE_ID")
+    p.add_argument("-f", "--force", action="store_true", help="delete without asking")
+    p = _leaf(group, "prune", cmd.images_prune,
+              "keep the N newest of your matching snapshots and custom images, delete the "
+              "rest (a dry run without --force)", layouts.PRUNE)  # fmt: skip
+    p.add_argument("--keep", type=int, required=True, metavar="N",
+                   help="how many of the newest matching images to keep")  # fmt: skip
+    p.add_argument("--name-prefix", metavar="P", help="only images whose name starts with P")
+    p.add_argument("--tag", metavar="NAME", help="only images with this tag")
+    p.add_argument("--older-than", metavar="AGE",
+                   help="only images created more than AGE ago: 90m, 12h, 30d, 2w")  # fmt: skip
+    p.add_argument("-f", "--force", action="store_true", help="delete (default: dry run)")
+    p = _leaf(group, "wait", cmd.images_wait,
+              "wait until an imported image is available", layouts.IMAGE)  # fmt: skip
     _ids(p, "IMAGE_ID")
-    p = _leaf(group, "wait", cmd.images_wait, "wait until an imported image is available")
-    _ids(p, "IMAGE_ID")
-    _waiting(p, "--timeout")
+    _wait_bounds(p)
 
 
 def _actions(sub: Group) -> None:
     group = _group(sub, "actions", "transfer or convert images; list and follow actions",
                    "Transfer an image to a region, convert a backup to a snapshot.")  # fmt: skip
-    p = _leaf(group, "list", cmd.actions_list, "list an image's actions")
+    p = _leaf(group, "list", cmd.actions_list, "list an image's actions", layouts.ACTION)
     _ids(p, "IMAGE_ID")
     p.add_argument("--per-page", type=int, default=200, metavar="N", help="page size (1..200)")
-    p = _leaf(group, "get", cmd.actions_get, "show one action")
+    p = _leaf(group, "get", cmd.actions_get, "show one action", layouts.ACTION)
     _ids(p, "IMAGE_ID", "ACTION_ID")
-    p = _leaf(group, "transfer", cmd.actions_transfer, "copy an image to another region")
+    p = _leaf(group, "transfer", cmd.actions_transfer,
+              "copy an image to another region", layouts.ACTION)  # fmt: skip
     _ids(p, "IMAGE_ID")
     p.add_argument("--region", required=True, help="target region slug, e.g. ams3")
     _wait_flag(p, "the action completes")
-    p = _leaf(group, "convert", cmd.actions_convert, "convert a backup into a snapshot")
+    p = _leaf(group, "convert", cmd.actions_convert,
+              "convert a backup into a snapshot", layouts.ACTION)  # fmt: skip
     _ids(p, "IMAGE_ID")
     _wait_flag(p, "the action completes")
-    p = _leaf(group, "wait", cmd.actions_wait, "wait until an action completes")
+    p = _leaf(group, "wait", cmd.actions_wait, "wait until an action completes", layouts.ACTION)
     _ids(p, "IMAGE_ID", "ACTION_ID")
-    _waiting(p, "--timeout")
+    _wait_bounds(p)
 
 
 def _transfers(sub: Group) -> None:
     group = _group(sub, "transfers", "move snapshots to another account or team",
                    "Account transfers of snapshots.")  # fmt: skip
-    p = _leaf(group, "create", cmd.transfers_create, "offer a snapshot to one recipient")
+    p = _leaf(group, "create", cmd.transfers_create,
+              "offer a snapshot to one recipient", layouts.TRANSFER)  # fmt: skip
     _ids(p, "IMAGE_ID")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", help="recipient's email")
@@ -154,15 +263,16 @@ def _transfers(sub: Group) -> None:
         ("cancel", cmd.transfers_cancel, "withdraw a transfer you offered"),
         ("decline", cmd.transfers_decline, "refuse a transfer offered to you"),
     ):
-        p = _leaf(group, name, handler, text)
+        p = _leaf(group, name, handler, text, layouts.TRANSFER)
         _ids(p, "IMAGE_ID")
         p.add_argument("--transfer-id", type=int, required=True, metavar="N")
         if name == "accept":
-            p.add_argument("--team-uuid", required=True, help="team to receive the snapshot")
+            p.add_argument("--team-uuid", required=True, help="your team, to receive the snapshot")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree; each leaf sets ``handler``, a coroutine of `_commands`."""
+    """The whole command tree; each leaf sets ``handler`` (a coroutine of `_commands`) and
+    ``layout`` (its result's columns)."""
     parser = argparse.ArgumentParser(
         prog="do-images",
         description="DigitalOcean Images from the command line (built on the do_images SDK).",
@@ -170,13 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _shared(parser, top=True)
-    _global(parser)
+    _global(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _images(sub)
     _actions(sub)
     _transfers(sub)
-    _leaf(sub, "rate-limit", cmd.rate_limit, "show the token's API quota (one cheap request)")
+    group = sub.add_parser("rate-limit", help="show the token's API quota (one cheap request)")
+    _global(group, top=False)
+    group.set_defaults(handler=cmd.rate_limit, layout=layouts.RATE_LIMIT)
     # Everything after `emulator` goes to do_images.testing.serve (add_help=False passes -h on).
     sub.add_parser("emulator", add_help=False, help="serve the emulator in the foreground "
                    "(its options: emulator --help)")  # fmt: skip

@@ -29,7 +29,9 @@ class Result:
 
 def env() -> dict[str, str]:
     """The test process's environment without any DigitalOcean token."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIGITALOCEAN_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("DIGITALOCEAN_") and k != "COLUMNS"
+    }
     clean["PYTHONUNBUFFERED"] = "1"
     return clean
 
@@ -57,9 +59,10 @@ async def arun(*args: str) -> Result:
     return Result(proc.returncode, out.decode(), err.decode())
 
 
-def one_error_line(result: Result) -> str:
-    """The single ``do-images: error: …`` line of a failed command (and nothing else)."""
-    lines = result.err.splitlines()
+def one_error_line(result: Result, *, notes: int = 0) -> str:
+    """The single ``do-images: error: …`` line of a failed command, after `notes` lines of
+    its own (such as the id printed before a wait), and nothing else."""
+    lines = result.err.splitlines()[notes:]
     assert len(lines) == 1, result.err
     assert lines[0].startswith("do-images: error: "), result.err
     assert "Traceback" not in result.err

@@ -88,6 +88,10 @@ USAGE_ERRORS: list[tuple[str, ...]] = [
     ("--emulator", "images", "list", "--nope"),
     ("--emulator", "transfers", "create", "5"),  # no recipient
     ("--emulator", "transfers", "create", "5", "--email", "a@b.c", "--team-uuid", "u"),
+    ("--emulator", "images", "wait", "7", "--poll-interval", "0"),  # not a positive number
+    ("--emulator", "images", "list", "--timeout", "-1"),
+    ("--emulator", "images", "list", "--rate-limit", "5"),  # not N/SECONDS
+    ("--emulator", "images", "list", "-o", "yaml"),
 ]
 # Refused before anything is sent: (arguments, what the one error line names).
 EARLY_ERRORS: list[tuple[tuple[str, ...], str]] = [
@@ -98,7 +102,31 @@ EARLY_ERRORS: list[tuple[tuple[str, ...], str]] = [
         ("--emulator", "images", "create", "--name", "x", "--url", "ftp://h/x", "--region", "x"),
         "url",
     ),
-    (("--emulator", "images", "wait", "7", "--poll-interval", "0"), "poll_interval"),
+    (
+        (
+            "--emulator",
+            "images",
+            "create",
+            "--name",
+            "x",
+            "--url",
+            "https://e/x",
+            "--region",
+            "nyc3",
+            "--wait-timeout",
+            "5",
+        ),
+        "--wait-timeout bounds a wait: add --wait",
+    ),
+    (("--emulator", "actions", "convert", "5", "--poll-interval", "1"), "--poll-interval"),
+    (("--emulator", "--rate-limit", "5/1", "--no-rate-limit", "images", "list"), "exclude"),
+    (("--emulator", "images", "list", "--format", "ID,Nope"), "--format: no column 'Nope'"),
+    (("--emulator", "images", "list", "-o", "json", "--no-header"), "--no-header"),
+    (("--emulator", "images", "prune", "--keep", "2"), "needs a filter"),
+    (("--emulator", "images", "prune", "--keep", "-1", "--tag", "t"), "--keep"),
+    (("--emulator", "images", "prune", "--keep", "1", "--older-than", "3 weeks"), "--older-than"),
+    (("--emulator", "images", "delete", "5", "6"), "pass --force"),  # no terminal to ask on
+    (("--base-url", "http://192.0.2.1", "--token", "t", "images", "list"), "--allow-insecure-http"),
     (("--emulator", "--concurrency", "0", "images", "list"), "concurrency"),
     (("images", "list"), "DIGITALOCEAN_TOKEN"),  # no token anywhere
     (("--emulator", "--base-url", "http://127.0.0.1:1", "images", "list"), "--base-url"),

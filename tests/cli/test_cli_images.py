@@ -61,7 +61,7 @@ async def test_not_found_exits_3_with_one_line(cli: Cli) -> None:
     result = await cli("images", "get", "999999999")
     assert result.code == 3
     assert result.out == ""
-    assert "404" in one_error_line(result)
+    assert one_error_line(result).startswith("do-images: error: image 999999999 not found (404,")
 
 
 async def test_server_error_without_retries_exits_3(emu: Emulator, cli: Cli) -> None:
@@ -95,8 +95,11 @@ async def test_create_then_wait_update_delete(emu: Emulator, cli: Cli) -> None:
     updated = await cli("images", "update", str(new.id), "--name", "renamed")
     assert updated.code == 0, updated.err
     assert "renamed" in updated.out
-    deleted = await cli("images", "delete", str(new.id))
-    assert (deleted.code, deleted.out.strip()) == (0, f"deleted image {new.id}")
+    deleted = await cli("images", "delete", "--force", str(new.id))
+    assert (deleted.code, deleted.out.split()) == (
+        0,
+        ["ID", "RESULT", "ERROR", str(new.id), "deleted", "-"],
+    )
     assert emu.image(new.id) is None
 
 
@@ -115,7 +118,7 @@ async def test_failed_import_exits_5(cli: Cli) -> None:
         "--url", "https://example.com/fail.img", "--wait", "--poll-interval", "0.05",
     )  # fmt: skip
     assert result.code == 5
-    assert "import failed" in one_error_line(result)
+    assert "import failed" in one_error_line(result, notes=1)
 
 
 async def test_wait_timeout_exits_4() -> None:
@@ -123,7 +126,7 @@ async def test_wait_timeout_exits_4() -> None:
         new = emu.add_image(kind="custom", status="NEW")
         result = await arun(
             "--base-url", str(emu.url), "--token", TOKEN,
-            "images", "wait", str(new["id"]), "--timeout", "0.5", "--poll-interval", "0.1",
+            "images", "wait", str(new["id"]), "--wait-timeout", "0.5", "--poll-interval", "0.1",
         )  # fmt: skip
     assert result.code == 4
     assert "NEW" in one_error_line(result)
@@ -134,7 +137,7 @@ async def test_verbose_logs_requests_but_never_the_token(cli: Cli) -> None:
     assert result.code == 3
     assert "GET /v2/images/999999999" in result.err
     assert "Traceback" in result.err  # -v shows where an error came from
-    assert result.err.rstrip().splitlines()[-1].startswith("do-images: error: 404")
+    assert result.err.rstrip().splitlines()[-1].startswith("do-images: error: image 999999999")
     assert TOKEN not in result.err + result.out
 
 

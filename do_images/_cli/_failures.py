@@ -1,0 +1,100 @@
+"""What a failed command says on stderr, and its exit code.
+
+SDK errors become one escaped line that helps: what was not found, where the token came
+from, which scheme and host could not be reached, which flag to use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import attrs
+from yarl import URL
+
+from do_images import (
+    ActionFailedError,
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    DeadlineExceededError,
+    DigitalOceanError,
+    ImageFailedError,
+    NotFoundError,
+    WaitTimeoutError,
+)
+
+from ._text import safe
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+EXIT_TIMEOUT = 4
+EXIT_FAILED = 5
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+#: Error class -> exit code; the first match (in this order) wins.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (WaitTimeoutError, EXIT_TIMEOUT),
+    (ActionFailedError, EXIT_FAILED),
+    (ImageFailedError, EXIT_FAILED),
+    (APIError, EXIT_API),
+    (APIConnectionError, EXIT_API),
+    (DigitalOceanError, EXIT_API),  # e.g. ResponseDecodeError: the API answered nonsense
+    (ValueError, EXIT_USAGE),  # the SDK refuses bad arguments before sending anything
+    (TypeError, EXIT_USAGE),
+)
+
+
+class Failure(Exception):
+    """A failure the command has already put into words, with its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def not_found(what: str, error: NotFoundError) -> Failure:
+    """``image 12 not found (404, request_id=…)``."""
+    ref = f", request_id={error.request_id}" if error.request_id else ""
+    return Failure(f"{what} not found ({error.status}{ref})", EXIT_API)
+
+
+@attrs.frozen
+class Setting:
+    """What the messages may name about the run: the token's source (never the token),
+    the base URL and the per-attempt timeout."""
+
+    token_source: str = "?"
+    base_url: URL | None = None
+    timeout: float | None = None
+
+
+def _connection(error: APIConnectionError, setting: Setting) -> str:
+    cause, url = error.cause, setting.base_url
+    if url is None or isinstance(error, DeadlineExceededError):
+        return str(error)
+    if cause is None or not isinstance(cause, OSError):  # a timeout
+        return f"{error} (--timeout {setting.timeout:g} s per attempt)"
+    # aiohttp's own text says "ssl:default" even for plain http: name what was really used.
+    errno = cause.errno
+    reason = os.strerror(errno) if errno and errno > 0 else (cause.strerror or str(cause))
+    return f"cannot connect to {url.scheme}://{url.host}:{url.port}: {reason}"
+
+
+def describe(error: BaseException, setting: Setting) -> tuple[int, str]:
+    """The exit code and the (escaped, one-line) message for `error`."""
+    if isinstance(error, Failure):
+        code, text = error.code, str(error)
+    else:
+        code = next((c for kind, c in EXIT_CODES if isinstance(error, kind)), EXIT_INTERNAL)
+        text = str(error) or type(error).__name__
+        if isinstance(error, AuthenticationError):
+            text += f" (the token came from {setting.token_source}: is it valid and unexpired?)"
+        elif isinstance(error, APIConnectionError):
+            text = _connection(error, setting)
+        elif isinstance(error, ValueError):
+            text = text.replace("pass allow_insecure_http=True", "pass --allow-insecure-http")
+        elif code == EXIT_INTERNAL:
+            text = f"{type(error).__name__}: {text}"
+    return code, safe(text)

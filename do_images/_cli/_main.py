@@ -1,0 +1,169 @@
+"""Running one command: check the arguments, confirm, open the client, map errors to exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+from contextlib import AsyncExitStack
+from typing import Any
+
+from yarl import URL
+
+from do_images import Client
+
+from . import _logs
+from ._commands import Context, images_delete, images_prune
+from ._failures import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    Setting,
+    describe,
+)
+from ._output import Output
+from ._parser import build_parser
+from ._progress import Progress
+from ._prune import Prune, age
+from ._text import safe
+
+TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
+EMULATOR_TOKEN = "emulator-token"
+YES = ("y", "yes")
+
+
+def token(args: argparse.Namespace) -> tuple[str, str]:
+    """The token to use and where it came from (named in a 401's message; never the token)."""
+    if args.token is not None:
+        return args.token, "--token"
+    if args.emulator:
+        return EMULATOR_TOKEN, "--emulator (its built-in token)"
+    for name in TOKEN_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name], f"${name}"
+    raise ValueError("no API token: pass --token, set DIGITALOCEAN_TOKEN, or try --emulator")
+
+
+def base_url(text: str) -> URL:
+    """``--base-url``, where the API's own ``/v2`` (often copied from docs) is dropped: the SDK
+    adds it to every path."""
+    url = URL(text)
+    path = url.path.rstrip("/")
+    return url.with_path(path[: -len("/v2")] or "/") if path.endswith("/v2") else url
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Refuse, before any request, what argparse alone cannot see."""
+    waits = getattr(args, "wait", True)
+    for flag in ("wait_timeout", "poll_interval"):
+        if not waits and getattr(args, flag, None) is not None:
+            raise ValueError(f"--{flag.replace('_', '-')} bounds a wait: add --wait")
+    if args.rate_limit and args.no_rate_limit:
+        raise ValueError("--rate-limit and --no-rate-limit exclude each other")
+    if args.emulator and args.base_url is not None:
+        raise ValueError("--emulator and --base-url exclude each other")
+    if args.no_header and args.output in ("json", "jsonl"):
+        raise ValueError(f"--no-header applies to table and text output, not {args.output}")
+    args.columns = args.layout.pick(args.format)
+    for image_id in getattr(args, "image_ids", ()):
+        if image_id < 1:  # refused before the confirmation question, not after it
+            raise ValueError(f"image_id must be a positive integer, not {image_id}")
+    if args.handler is images_prune:
+        older = None if args.older_than is None else age(args.older_than)
+        args.prune = Prune(args.keep, name_prefix=args.name_prefix, tagged=args.tag is not None,
+                           older_than=older)  # fmt: skip
+
+
+def confirm(args: argparse.Namespace) -> None:
+    """``images delete`` asks on a terminal; without one (and without --force) nothing goes."""
+    if args.handler is not images_delete or args.force:
+        return
+    ids = list(dict.fromkeys(args.image_ids))
+    what = f"image {ids[0]}" if len(ids) == 1 else f"{len(ids)} images ({', '.join(map(str, ids))})"
+    if not sys.stdin.isatty():
+        raise Failure(f"not deleting {what}: stdin is not a terminal to confirm on; "
+                      "pass --force to delete without asking", EXIT_USAGE)  # fmt: skip
+    sys.stderr.write(f"Warning: Are you sure you want to delete {what}? (y/N) ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in YES:
+        raise Failure(f"not deleting {what}: not confirmed", EXIT_USAGE)
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "timeout": args.timeout,
+        "max_retries": args.max_retries,
+        "allow_insecure_http": args.allow_insecure_http,
+    }
+    if args.concurrency is not None:
+        options["concurrency"] = args.concurrency
+    if args.no_rate_limit:
+        options["rate_limits"] = ()
+    elif args.rate_limit:
+        options["rate_limits"] = tuple(args.rate_limit)
+    return options
+
+
+async def _run(
+    args: argparse.Namespace, secret: str, setting: dict[str, Any], ctx_box: list[Context]
+) -> None:
+    progress = Progress(sys.stderr)
+    _logs.install(sys.stderr, progress, verbose=args.verbose)
+    out = Output(args.output, sys.stdout, progress, args.columns, header=not args.no_header)
+    options = _client_options(args)
+    async with AsyncExitStack() as stack:
+        if args.emulator:
+            from do_images.testing import Emulator  # only when asked: it costs import time
+
+            emulator = await stack.enter_async_context(Emulator())
+            options["base_url"] = emulator.url
+        elif args.base_url is not None:
+            options["base_url"] = base_url(args.base_url)
+        client = await stack.enter_async_context(Client(secret, **options))
+        setting["base_url"] = client.base_url
+        ctx = Context(client, args, out, progress)
+        ctx_box.append(ctx)
+        await args.handler(ctx)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``do-images`` with `argv` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "emulator":
+        from do_images.testing import serve  # only when asked: it costs import time
+
+        return serve(extra, prog="do-images emulator")
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    setting: dict[str, Any] = {"timeout": args.timeout}
+    contexts: list[Context] = []
+    try:
+        _check(args)
+        secret, setting["token_source"] = token(args)
+        confirm(args)
+        asyncio.run(_run(args, secret, setting, contexts))
+    except KeyboardInterrupt:
+        resume = contexts[0].resume if contexts else []
+        _fail("interrupted" + "".join(f"; resume with: {c}" for c in resume))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit flush quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as error:
+        code, message = describe(error, Setting(**setting))
+        if args.verbose:
+            for line in traceback.format_exception(error):
+                sys.stderr.write("".join(safe(part) + "\n" for part in line.splitlines()))
+        _fail(message)
+        return code
+    return EXIT_OK
+
+
+def _fail(message: str) -> None:
+    print(f"do-images: error: {message}", file=sys.stderr, flush=True)
