@@ -5,6 +5,7 @@ own process several times per scenario, and write medians, ratios and a chart to
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from do_images._client import DEFAULT_CONCURRENCY
+import do_images
 
 from . import report
 
@@ -24,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 METRICS = ("wall_s", "cpu_s", "ttfi_s", "peak_rss_mib")
 PEERS = {"pydo": "pydo", "python-digitalocean": "digitalocean"}
+# The window a listing uses when the caller does not choose (Client's public default).
+DEFAULT_CONCURRENCY: int = inspect.signature(do_images.Client).parameters["concurrency"].default
 
 
 class Emulator:
@@ -85,6 +88,7 @@ def run_contender(name: str, url: str, args: list[str]) -> tuple[dict[str, Any],
 def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
     """What to run: (label, contender, arguments) per scenario, with its server's shape."""
     peers = [] if opts.no_peers else [p for p, module in PEERS.items() if find_spec(module)]
+    accounts = ["--accounts", str(opts.accounts)]
     walk = [
         ("raw aiohttp, sequential", "raw-sequential", []),
         ("raw aiohttp, concurrent", "raw-concurrent", []),
@@ -129,6 +133,27 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
             "images": max(opts.stream),
             "latency_ms": 0.0,
             "contenders": streams,
+        },
+        {
+            "key": "accounts",
+            "title": f"{opts.accounts} accounts x {opts.account_pages} pages x 200 images, "
+            f"{opts.latency_ms:g} ms latency, one process",
+            "images": opts.account_pages * 200,
+            "latency_ms": opts.latency_ms,
+            "baseline": report.RAW_ACCOUNTS,
+            "contenders": [
+                (report.RAW_ACCOUNTS, "raw-accounts", accounts),
+                (
+                    "do_images, a Client (own session) per account",
+                    "do_images-accounts",
+                    [*accounts, "--concurrency", str(opts.default_concurrency)],
+                ),
+                (
+                    "do_images, one shared session",
+                    "do_images-accounts",
+                    [*accounts, "--concurrency", str(opts.default_concurrency), "--shared-session"],
+                ),
+            ],
         },
     ]
 
@@ -203,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_CONCURRENCY,
         help="the window used in the CPU and streaming scenarios",
     )
-    p.add_argument("--only", nargs="+", choices=["latency", "cpu", "stream"], help="scenarios")
+    p.add_argument(
+        "--accounts", type=int, default=100, help="clients in the many-accounts scenario"
+    )
+    p.add_argument("--account-pages", type=int, default=10, help="pages of 200 each account walks")
+    p.add_argument(
+        "--only", nargs="+", choices=["latency", "cpu", "stream", "accounts"], help="scenarios"
+    )
     p.add_argument("--no-peers", action="store_true", help="skip pydo and python-digitalocean")
     p.add_argument(
         "--profile",

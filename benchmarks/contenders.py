@@ -1,13 +1,15 @@
 """One contender per child process: walk every image of a listing and print one JSON line.
 
-``python -m benchmarks.contenders NAME URL [--concurrency N] [--limit N] [--profile TOP]``
-reports wall and CPU seconds of the walk, time to first item, items seen and peak RSS.
+``python -m benchmarks.contenders NAME URL [--concurrency N] [--limit N] [--accounts N]
+[--profile TOP]`` reports wall and CPU seconds of the walk, time to first item, items seen and
+peak RSS. The ``*-accounts`` contenders walk the listing once per account, all at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import math
@@ -42,7 +44,7 @@ def _pages_of(data: dict[str, Any]) -> int:
     return max(1, math.ceil(total / PER_PAGE))
 
 
-async def raw_sequential(url: str, probe: Probe, limit: int | None, concurrency: int) -> None:
+async def raw_sequential(url: str, probe: Probe, opts: argparse.Namespace) -> None:
     import aiohttp
     import orjson
 
@@ -60,7 +62,7 @@ async def raw_sequential(url: str, probe: Probe, limit: int | None, concurrency:
             page += 1
 
 
-async def raw_concurrent(url: str, probe: Probe, limit: int | None, concurrency: int) -> None:
+async def raw_concurrent(url: str, probe: Probe, opts: argparse.Namespace) -> None:
     """Page 1, then every other page at once (aiohttp's pool allows 100 connections)."""
     import aiohttp
     import orjson
@@ -81,20 +83,80 @@ async def raw_concurrent(url: str, probe: Probe, limit: int | None, concurrency:
                 probe.saw()
 
 
-async def do_images_walk(url: str, probe: Probe, limit: int | None, concurrency: int) -> None:
+async def do_images_walk(url: str, probe: Probe, opts: argparse.Namespace) -> None:
     """The SDK: builds an `Image` per item and keeps none of them."""
     import do_images
 
     async with do_images.Client(
-        TOKEN, base_url=url, rate_limits=(), concurrency=concurrency
+        TOKEN, base_url=url, rate_limits=(), concurrency=opts.concurrency
     ) as client:
         async for _image in client.images.list(per_page=PER_PAGE):
             probe.saw()
-            if limit is not None and probe.count >= limit:
+            if opts.limit is not None and probe.count >= opts.limit:
                 break
 
 
-def pydo_walk(url: str, probe: Probe, limit: int | None, concurrency: int) -> None:
+async def raw_accounts(url: str, probe: Probe, opts: argparse.Namespace) -> None:
+    """Many accounts with raw aiohttp: one session, each account's pages as raw_concurrent."""
+    import aiohttp
+    import orjson
+
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch(token: str, page: int) -> Any:
+            params = {"page": page, "per_page": PER_PAGE}
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.get(f"{url}/v2/images", params=params, headers=headers) as answer:
+                return orjson.loads(await answer.read())
+
+        async def account(token: str) -> None:
+            first = await fetch(token, 1)
+            for _ in first["images"]:
+                probe.saw()
+            pages = range(2, _pages_of(first) + 1)
+            for done in asyncio.as_completed([fetch(token, n) for n in pages]):
+                for _ in (await done)["images"]:
+                    probe.saw()
+
+        await asyncio.gather(*(account(token) for token in _tokens(opts.accounts)))
+
+
+async def do_images_accounts(url: str, probe: Probe, opts: argparse.Namespace) -> None:
+    """Many accounts with the SDK, one Client per token, each walking its listing; with
+    `--shared-session` every client uses one aiohttp.ClientSession passed as `session=`."""
+    import aiohttp
+
+    import do_images
+
+    async def walk(client: do_images.Client) -> None:
+        async for _image in client.images.list(per_page=PER_PAGE):
+            probe.saw()
+
+    async with contextlib.AsyncExitStack() as stack:
+        session = None
+        if opts.shared_session:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+        clients = [
+            await stack.enter_async_context(
+                do_images.Client(
+                    token,
+                    base_url=url,
+                    session=session,
+                    rate_limits=(),
+                    concurrency=opts.concurrency,
+                )
+            )
+            for token in _tokens(opts.accounts)
+        ]
+        await asyncio.gather(*(walk(client) for client in clients))
+
+
+def _tokens(accounts: int) -> list[str]:
+    # The emulator takes any bearer token; each client still sends its own.
+    return [f"{TOKEN}-{n}" for n in range(accounts)]
+
+
+def pydo_walk(url: str, probe: Probe, opts: argparse.Namespace) -> None:
     """pydo (DigitalOcean's official client) has no iterator: the caller walks `page`."""
     from pydo import Client
 
@@ -110,7 +172,7 @@ def pydo_walk(url: str, probe: Probe, limit: int | None, concurrency: int) -> No
         page += 1
 
 
-def python_digitalocean_walk(url: str, probe: Probe, limit: int | None, concurrency: int) -> None:
+def python_digitalocean_walk(url: str, probe: Probe, opts: argparse.Namespace) -> None:
     """python-digitalocean follows `links.pages.next` and returns one list of `Image`s."""
     import digitalocean  # type: ignore[import-untyped]
 
@@ -123,6 +185,8 @@ CONTENDERS: dict[str, Callable[..., Any]] = {
     "raw-sequential": raw_sequential,
     "raw-concurrent": raw_concurrent,
     "do_images": do_images_walk,
+    "raw-accounts": raw_accounts,
+    "do_images-accounts": do_images_accounts,
     "pydo": pydo_walk,
     "python-digitalocean": python_digitalocean_walk,
 }
@@ -150,12 +214,12 @@ def _peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
 
-def measure(name: str, url: str, *, concurrency: int, limit: int | None) -> dict[str, Any]:
+def measure(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]:
     """Run one walk (the library already imported) and return its numbers."""
     walk = CONTENDERS[name]
     cpu_before = _cpu()
     probe = Probe()
-    result = walk(url, probe, limit, concurrency)
+    result = walk(url, probe, opts)
     if asyncio.iscoroutine(result):
         asyncio.run(result)
     wall = time.perf_counter() - probe.start
@@ -173,6 +237,7 @@ def _imports(name: str) -> Iterator[str]:
         "pydo": ["pydo"],
         "python-digitalocean": ["digitalocean"],
         "do_images": ["do_images"],
+        "do_images-accounts": ["do_images"],
     }.get(name, ["aiohttp", "orjson"])
 
 
@@ -182,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("url")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="stop after N items")
+    parser.add_argument("--accounts", type=int, default=100, help="tokens of *-accounts")
+    parser.add_argument("--shared-session", action="store_true", help="one session for all")
     parser.add_argument("--profile", type=int, metavar="N", help="print cProfile's top N to stderr")
     args = parser.parse_args(argv)
     _loopback_only()
@@ -190,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
-    result = measure(args.name, args.url, concurrency=args.concurrency, limit=args.limit)
+    result = measure(args.name, args.url, args)
     if profiler is not None:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")

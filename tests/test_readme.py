@@ -36,7 +36,8 @@ TEST_COMMAND = "uv run pytest"
 BIN = Path(sys.executable).parent
 QUICK = {
     "uv run --extra bench python -m benchmarks": (
-        "--runs 1 --pages 3 --cpu-pages 3 --stream 400 800 --concurrency 2 --no-peers --out {tmp}"
+        "--runs 1 --pages 3 --cpu-pages 3 --stream 400 800 --concurrency 2 --no-peers "
+        "--accounts 3 --account-pages 2 --out {tmp}"
     ),
     "uv run python benchmarks/rate_limited_crawl.py": (
         "--pages 12 --limit 10 --window 0.3 --per-page 5 --concurrency 4"
