@@ -1,4 +1,5 @@
-"""The aiohttp.web application: every ``/v2/images`` route of the spec and its thin handler."""
+"""The aiohttp.web application: every ``/v2/images`` route of the spec and its thin handler,
+plus the real API's ``/v2/actions`` routes for the actions the emulator created."""
 
 from __future__ import annotations
 
@@ -121,6 +122,21 @@ async def get_action(request: web.Request) -> web.Response:
     return json_response({"action": action})
 
 
+async def list_all_actions(request: web.Request) -> web.Response:
+    """``GET /v2/actions`` (outside the Images spec): the caller's actions, as the real API's
+    Actions endpoint lists them."""
+    page, per_page = _pagination.parse(request.query)
+    result = _store(request).list_any_actions(_account(request), (page - 1) * per_page, per_page)
+    return _paged(request, "actions", result, page, per_page)
+
+
+async def get_any_action(request: web.Request) -> web.Response:
+    """``GET /v2/actions/{action_id}`` (outside the Images spec): what python-digitalocean's
+    ``Action.wait()`` polls for an image action."""
+    action_id = _int_id(request.match_info["action_id"])
+    return json_response({"action": _store(request).get_any_action(_account(request), action_id)})
+
+
 async def create_transfer(request: web.Request) -> web.Response:
     """``POST /v2/images/{id}/account_transfer``: 201 ``{"transfer_id": N}`` (0: accepted)."""
     image_id = _int_id(request.match_info["image_id"])
@@ -133,7 +149,7 @@ async def accept_transfer(request: web.Request) -> web.Response:
     """``POST .../account_transfer/accept``: 201 with an empty body (the spec's ``no_content``)."""
     image_id = _int_id(request.match_info["image_id"])
     transfer_id, team = _bodies.transfer_accept(_body(request))
-    _store(request).accept_transfer(image_id, transfer_id, team)
+    _store(request).accept_transfer(_account(request), image_id, transfer_id, team)
     return web.Response(status=201)
 
 
@@ -149,7 +165,7 @@ async def decline_transfer(request: web.Request) -> web.Response:
     """``POST .../account_transfer/decline``: 204."""
     image_id = _int_id(request.match_info["image_id"])
     transfer_id = _bodies.transfer_ref(_body(request))
-    _store(request).decline_transfer(image_id, transfer_id)
+    _store(request).decline_transfer(_account(request), image_id, transfer_id)
     return web.Response(status=204)
 
 
@@ -171,6 +187,8 @@ def build_app(ctx: Context) -> web.Application:
         ("POST", "/v2/images/{image_id}/account_transfer/accept", accept_transfer),
         ("POST", "/v2/images/{image_id}/account_transfer/cancel", cancel_transfer),
         ("POST", "/v2/images/{image_id}/account_transfer/decline", decline_transfer),
+        ("GET", "/v2/actions", list_all_actions),
+        ("GET", "/v2/actions/{action_id}", get_any_action),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path + "{trailing_slash:/?}", handler)

@@ -22,14 +22,36 @@ def _window(text: str) -> tuple[int, float]:
     return window
 
 
-def _parser() -> argparse.ArgumentParser:
+def _account(text: str) -> tuple[str, str]:
+    token, sep, name = text.partition("=")
+    if not sep or not token.strip() or not name.strip() or "@" in name:
+        raise argparse.ArgumentTypeError(f"expected TOKEN=NAME such as a-token=alice, not {text!r}")
+    return token.strip(), name.strip()
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m do_images.testing",
-        description="Serve an in-memory DigitalOcean Images API (any bearer token is accepted).",
+        prog=prog,
+        description="Serve an in-memory DigitalOcean Images API. Without --account any bearer "
+        "token is the account 'default'. Account NAME has the email NAME@example.com (a "
+        "transfer to any NAME@example.com goes to account NAME) and a fixed team uuid; both "
+        "are printed at start.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to bind, 0 for any (default 8080)")
-    p.add_argument("--no-seed", action="store_true", help="start without the seed catalogue")
+    p.add_argument(
+        "--account",
+        type=_account,
+        action="append",
+        metavar="TOKEN=NAME",
+        help="bearer TOKEN is account NAME (repeatable; other tokens get 401)",
+    )
+    p.add_argument(
+        "--no-seed",
+        action="store_true",
+        help="start without the seed catalogue (public images, and the first "
+        "account's snapshots, backup and custom image)",
+    )
     p.add_argument("--images", type=int, default=0, metavar="N",
                    help="add N generated public distribution images")  # fmt: skip
     p.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
@@ -46,7 +68,10 @@ async def _run(args: argparse.Namespace) -> None:
     limits: Sequence[tuple[int, float]] = (
         () if args.no_rate_limit else (args.rate_limit or DEFAULT_RATE_LIMITS)
     )
+    tokens = dict(args.account) if args.account else None
     emulator = Emulator(
+        tokens=tokens,
+        seed_account=args.account[0][1] if args.account else None,
         host=args.host,
         port=args.port,
         seed=not args.no_seed,
@@ -64,7 +89,15 @@ async def _run(args: argparse.Namespace) -> None:
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises KeyboardInterrupt
             pass
     async with emulator:
-        print(f"serving DigitalOcean Images API emulator on {emulator.url}", flush=True)
+        print(f"serving DigitalOcean Images API emulator on {emulator.url}")
+        names = dict.fromkeys(tokens.values()) if tokens else {"default": None}
+        for name in names:
+            who = "any token" if tokens is None else "token given to --account"
+            print(
+                f"account {name} ({who}): email {emulator.account_email(name)}, "
+                f"team uuid {emulator.account_uuid(name)}"
+            )
+        sys.stdout.flush()
         await stop.wait()
 
 
@@ -73,9 +106,12 @@ def _bulk(emulator: Emulator, count: int) -> None:
     emulator._store.add_many(count, "distribution", None, {})
 
 
-def serve(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``) and serve until SIGINT/SIGTERM; the exit code."""
-    args = _parser().parse_args(argv)
+def serve(argv: list[str] | None = None, prog: str = "python -m do_images.testing") -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and serve until SIGINT/SIGTERM; the exit code.
+
+    `prog` is the program name help and errors show (``do-images emulator`` from the CLI).
+    """
+    args = _parser(prog).parse_args(argv)
     if args.images < 0 or args.latency_ms < 0 or args.steps < 0:
         print("--images, --latency-ms and --steps must not be negative", file=sys.stderr)
         return 2

@@ -25,7 +25,8 @@ class Emulator:
     """A stateful DigitalOcean Images API on ``http://host:port`` (``port=0`` picks a free one).
 
     ``tokens=None`` accepts any bearer token as the ``"default"`` account; a mapping
-    ``{token: account}`` answers 401 to any other. ``steps``: GETs of a new custom image (or of
+    ``{token: account}`` answers 401 to any other. The seed catalogue's private images belong
+    to ``seed_account`` (default ``"default"``). ``steps``: GETs of a new custom image (or of
     an in-progress action) it takes to finish; the ``steps``-th GET answers the final state.
     An import whose ``url`` contains ``"fail"`` ends ``status: "deleted"`` with an
     ``error_message``; ``fail_next_action()`` makes the next action end ``errored``.
@@ -44,6 +45,7 @@ class Emulator:
         latency: float = 0.0,
         steps: int = 1,
         random_seed: int | None = 0,
+        seed_account: str | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be >= 0")
@@ -68,7 +70,7 @@ class Emulator:
             for kind, fields in public_catalogue():
                 self._store.add(kind, None, fields)
             for kind, fields in private_catalogue():
-                self._store.add(kind, DEFAULT_ACCOUNT, fields)
+                self._store.add(kind, seed_account or DEFAULT_ACCOUNT, fields)
 
     # -- lifetime -----------------------------------------------------------------------------
 

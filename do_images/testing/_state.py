@@ -45,6 +45,7 @@ class _Image:
 class _Action:
     data: dict[str, Any]
     image_id: int
+    account: str  # who started it: the one who sees it under /v2/actions
     gets: int = 0
     error: str | None = None  # set by fail_next_action: the action will end "errored"
 
@@ -73,6 +74,7 @@ class Store:
     _tags: dict[str, list[int]] = field(default_factory=dict)
     _slugs: dict[str, int] = field(default_factory=dict)
     _image_actions: dict[int, list[int]] = field(default_factory=dict)
+    _account_actions: dict[str, list[int]] = field(default_factory=dict)
     _next_image: int = FIRST_IMAGE_ID
     _next_action: int = FIRST_ACTION_ID
     _next_transfer: int = FIRST_TRANSFER_ID
@@ -325,10 +327,12 @@ class Store:
                 "region": region_object(region), "region_slug": region,
             },
             image_id=image_id,
+            account=account,
             error=self._fail_next.pop(0) if self._fail_next else None,
         )  # fmt: skip
         self.actions[action_id] = action
         self._image_actions.setdefault(image_id, []).append(action_id)
+        self._account_actions.setdefault(account, []).append(action_id)
         served = copy_image(action.data)
         if self.steps <= 0:
             self._finish_action(action)
@@ -340,6 +344,24 @@ class Store:
         action = self.actions.get(action_id)
         if action is None or action.image_id != image_id:
             raise not_found()
+        return self._advance(action)
+
+    def get_any_action(self, account: str, action_id: int) -> dict[str, Any]:
+        """``GET /v2/actions/{id}``: one of the caller's actions, advanced like `get_action`."""
+        action = self.actions.get(action_id)
+        if action is None or action.account != account:
+            raise not_found()
+        return self._advance(action)
+
+    def list_any_actions(
+        self, account: str, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """``GET /v2/actions``: ``(total, page)`` of every action the caller started, oldest
+        first."""
+        ids = self._account_actions.get(account, [])
+        return len(ids), [self.actions[i].data for i in ids[offset : offset + limit]]
+
+    def _advance(self, action: _Action) -> dict[str, Any]:
         if action.data["status"] == "in-progress":
             action.gets += 1
             if action.gets >= self.steps:
@@ -399,14 +421,21 @@ class Store:
             raise not_found()
         return transfer
 
-    def accept_transfer(self, image_id: int, transfer_id: int, team: str) -> None:
-        """Accept a pending transfer: the image moves to the team ``team`` names."""
+    def _offered_to(self, account: str, image_id: int, transfer_id: int) -> _Transfer:
+        # Only the recipient may settle a transfer; to anyone else (the sender included) it is
+        # not there, as DigitalOcean answers for what the caller may not see.
         transfer = self._transfer(image_id, transfer_id)
-        recipient = self._account_by_uuid(team)
-        if recipient is None or (transfer.recipient not in (None, recipient)):
+        if transfer.recipient != account:
+            raise not_found()
+        return transfer
+
+    def accept_transfer(self, account: str, image_id: int, transfer_id: int, team: str) -> None:
+        """The recipient accepts a pending transfer into its own team: the image moves."""
+        self._offered_to(account, image_id, transfer_id)
+        if self.accounts.get(account) != team:
             raise unprocessable("recipient_uuid does not match the transfer's recipient")
         del self.transfers[transfer_id]
-        self._move(self.images[image_id], recipient)
+        self._move(self.images[image_id], account)
 
     def cancel_transfer(self, account: str, image_id: int, transfer_id: int) -> None:
         """The sender withdraws a pending transfer."""
@@ -415,9 +444,9 @@ class Store:
             raise not_found()
         del self.transfers[transfer_id]
 
-    def decline_transfer(self, image_id: int, transfer_id: int) -> None:
+    def decline_transfer(self, account: str, image_id: int, transfer_id: int) -> None:
         """The recipient refuses a pending transfer; the image stays with the sender."""
-        self._transfer(image_id, transfer_id)
+        self._offered_to(account, image_id, transfer_id)
         del self.transfers[transfer_id]
 
 

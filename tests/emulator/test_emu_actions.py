@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 from emu_helpers import Api, assert_error
@@ -153,3 +155,93 @@ async def test_action_not_found_cases(empty: Emulator, empty_api: Api) -> None:
     assert_error(await empty_api("GET", f"/v2/images/{mine}/actions/abc"), 404, "not_found")
     # public images' action lists are readable (and empty)
     assert (await empty_api("GET", f"/v2/images/{public}/actions")).status == 200
+
+
+# -- /v2/actions: the real API's Actions endpoints, for the actions the emulator created --------
+
+SPEC = Path(__file__).resolve().parents[3] / "shared/openapi/images.yaml"
+
+
+def _action_schema() -> dict[str, object]:
+    import yaml
+
+    if not SPEC.is_file():
+        pytest.skip(f"OpenAPI spec not found at {SPEC}: cannot check the action's shape")
+    schema: dict[str, object] = yaml.safe_load(SPEC.read_text())["components"]["schemas"]
+    return schema
+
+
+async def test_actions_by_id_serve_and_advance(session: aiohttp.ClientSession) -> None:
+    tokens = {"alice-token": "alice", "bob-token": "bob"}
+    async with Emulator(seed=False, steps=2, tokens=tokens) as emu:
+        api = Api(session, emu)
+        image_id = emu.add_image(kind="snapshot", account="alice")["id"]
+        started = await api(
+            "POST", f"/v2/images/{image_id}/actions", token="alice-token",
+            json={"type": "transfer", "region": "ams3"},
+        )  # fmt: skip
+        action_id = started.json["action"]["id"]
+        first = await api("GET", f"/v2/actions/{action_id}", token="alice-token")
+        assert first.status == 200
+        assert set(first.json) == {"action"}
+        assert first.json["action"]["status"] == "in-progress"
+        second = await api("GET", f"/v2/actions/{action_id}/", token="alice-token")
+        assert second.json["action"]["status"] == "completed"  # polling advances it
+        assert second.json["action"]["id"] == action_id
+        assert emu.image(image_id)["regions"] == ["nyc3", "ams3"]  # type: ignore[index]
+        image_scoped = await api(
+            "GET", f"/v2/images/{image_id}/actions/{action_id}", token="alice-token"
+        )
+        assert image_scoped.json == second.json
+        assert_error(
+            await api("GET", f"/v2/actions/{action_id}", token="bob-token"), 404, "not_found"
+        )
+        assert_error(await api("GET", "/v2/actions/999", token="alice-token"), 404, "not_found")
+        assert_error(await api("GET", "/v2/actions/abc", token="alice-token"), 404, "not_found")
+        assert_error(await api("GET", f"/v2/actions/{action_id}", token=None), 401, "unauthorized")
+
+
+async def test_actions_list_pages_the_callers_actions(session: aiohttp.ClientSession) -> None:
+    tokens = {"alice-token": "alice", "bob-token": "bob"}
+    async with Emulator(seed=False, tokens=tokens) as emu:
+        api = Api(session, emu)
+        snaps = [emu.add_image(kind="snapshot", account="alice")["id"] for _ in range(3)]
+        ids = []
+        for image_id in snaps:
+            answer = await api(
+                "POST", f"/v2/images/{image_id}/actions", token="alice-token",
+                json={"type": "transfer", "region": "sgp1"},
+            )  # fmt: skip
+            ids.append(answer.json["action"]["id"])
+        page = await api("GET", "/v2/actions", token="alice-token", params={"per_page": "2"})
+        assert page.status == 200
+        assert page.json["meta"] == {"total": 3}
+        assert [a["id"] for a in page.json["actions"]] == ids[:2]
+        assert "page=2" in page.json["links"]["pages"]["next"]
+        last = await api(
+            "GET", "/v2/actions", token="alice-token", params={"per_page": "2", "page": "2"}
+        )
+        assert [a["id"] for a in last.json["actions"]] == ids[2:]
+        assert [a["resource_id"] for a in last.json["actions"]] == snaps[2:]
+        bobs = await api("GET", "/v2/actions", token="bob-token")
+        assert (bobs.json["actions"], bobs.json["meta"]) == ([], {"total": 0})
+        bad = await api("GET", "/v2/actions", token="alice-token", params={"page": "0"})
+        assert_error(bad, 400, "bad_request")
+
+
+async def test_actions_endpoint_bodies_have_the_spec_action_shape(emu: Emulator, api: Api) -> None:
+    from openapi_schema_validator import OAS30Validator
+
+    schemas = _action_schema()
+    image_id = emu.add_image(kind="snapshot")["id"]
+    started = await api(
+        "POST", f"/v2/images/{image_id}/actions", json={"type": "transfer", "region": "ams3"}
+    )
+    action_id = started.json["action"]["id"]
+    got = (await api("GET", f"/v2/actions/{action_id}")).json["action"]
+    listed = (await api("GET", "/v2/actions")).json["actions"]
+    resolver = {"components": {"schemas": schemas}}
+    validator = OAS30Validator({**schemas["action"], **resolver})  # type: ignore[dict-item]
+    for action in (got, *listed):
+        assert not list(validator.iter_errors(action))
+    assert {a["id"] for a in listed} == {action_id}

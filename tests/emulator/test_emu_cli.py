@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from do_images.testing import serve
+from do_images.testing import Emulator, serve
 
 READY = "serving DigitalOcean Images API emulator on "
 
@@ -103,3 +103,60 @@ def test_pytest_plugin_fixture(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+async def test_cli_accounts_print_email_and_team_and_own_the_seed() -> None:
+    proc, url = await _start("--account", "alice-token=alice", "--account", "bob-token=bob")
+    try:
+        assert proc.stdout is not None
+        lines = [(await asyncio.wait_for(proc.stdout.readline(), 30)).decode() for _ in range(2)]
+        emu = Emulator()  # team uuids are deterministic: the same for every emulator
+        for line, name in zip(lines, ("alice", "bob"), strict=True):
+            assert line.startswith(f"account {name} ")
+            assert f"email {name}@example.com" in line
+            assert f"team uuid {emu.account_uuid(name)}" in line
+            assert "-token" not in line  # the tokens are not repeated
+        async with aiohttp.ClientSession() as session:
+            for token, status, total in (("alice-token", 200, 5), ("bob-token", 200, 0)):
+                headers = {"Authorization": f"Bearer {token}"}
+                params = {"private": "true"}
+                async with session.get(url / "v2/images", params=params, headers=headers) as resp:
+                    assert resp.status == status
+                    assert (await resp.json())["meta"]["total"] == total  # seed is alice's
+            async with session.get(url / "v2/images", headers={"Authorization": "Bearer x"}) as r:
+                assert r.status == 401
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_cli_without_accounts_prints_the_default_one() -> None:
+    proc, _ = await _start("--no-seed")
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("account default (any token): email default@example.com")
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
+@pytest.mark.parametrize("argv", [["--account", "no-equals"], ["--account", "t="]])
+def test_serve_rejects_bad_accounts(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        serve(argv)
+    assert exc.value.code == 2
+    assert "TOKEN=NAME" in capsys.readouterr().err
+
+
+def test_help_names_the_program_that_was_run() -> None:
+    for program, name in (
+        ((sys.executable, "-m", "do_images.testing"), "python -m do_images.testing"),
+        ((sys.executable, "-m", "do_images", "emulator"), "do-images emulator"),
+    ):
+        done = subprocess.run(
+            [*program, "--help"], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0
+        assert done.stdout.startswith(f"usage: {name} ")
+        assert "NAME@example.com" in done.stdout  # the email rule

@@ -197,3 +197,63 @@ async def test_transfer_not_found_cases(session: aiohttp.ClientSession, two: Emu
         "POST", f"/v2/images/{bobs}/account_transfer/decline", token="bob-token", data=b"{"
     )
     assert_error(unparsable, 400, "bad_request")
+
+
+async def test_only_the_recipient_settles_and_only_the_sender_cancels(
+    session: aiohttp.ClientSession,
+) -> None:
+    tokens = {**TOKENS, "carol-token": "carol"}
+    async with Emulator(seed=False, tokens=tokens) as emu:
+        api = Api(session, emu)
+        image_id = emu.add_image(kind="snapshot", account="alice")["id"]
+        transfer_id = await _offer_to_bob(api, image_id)
+        base = f"/v2/images/{image_id}/account_transfer"
+        refused = [
+            # The sender may not accept (into its own team or the recipient's) nor decline.
+            ("accept", "alice-token", emu.account_uuid("alice")),
+            ("accept", "alice-token", emu.account_uuid("bob")),
+            ("decline", "alice-token", None),
+            # The recipient may not cancel; a third account may do nothing.
+            ("cancel", "bob-token", None),
+            ("accept", "carol-token", emu.account_uuid("carol")),
+            ("accept", "carol-token", emu.account_uuid("bob")),
+            ("decline", "carol-token", None),
+            ("cancel", "carol-token", None),
+        ]
+        for verb, token, team in refused:
+            body: dict[str, object] = {"transfer_id": transfer_id}
+            if team is not None:
+                body["recipient_uuid"] = team
+            answer = await api("POST", f"{base}/{verb}", token=token, json=body)
+            assert_error(answer, 404, "not_found")
+            assert emu.owner(image_id) == "alice", (verb, token)
+        # The offer survived every refusal: the recipient can still accept it.
+        accepted = await api(
+            "POST", f"{base}/accept", token="bob-token",
+            json={"transfer_id": transfer_id, "recipient_uuid": emu.account_uuid("bob")},
+        )  # fmt: skip
+        assert accepted.status == 201
+        assert emu.owner(image_id) == "bob"
+
+
+async def test_a_transfer_to_an_unknown_email_can_be_settled_by_nobody(
+    session: aiohttp.ClientSession, two: Emulator
+) -> None:
+    api = Api(session, two)
+    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    offered = await api(
+        "POST", f"/v2/images/{image_id}/account_transfer", token="alice-token",
+        json={"recipient_email": "someone@elsewhere.test"},
+    )  # fmt: skip
+    transfer_id = offered.json["transfer_id"]
+    for token, team in (("bob-token", "bob"), ("alice-token", "alice")):
+        answer = await api(
+            "POST", f"/v2/images/{image_id}/account_transfer/accept", token=token,
+            json={"transfer_id": transfer_id, "recipient_uuid": two.account_uuid(team)},
+        )  # fmt: skip
+        assert_error(answer, 404, "not_found")
+    cancelled = await api(
+        "POST", f"/v2/images/{image_id}/account_transfer/cancel", token="alice-token",
+        json={"transfer_id": transfer_id},
+    )  # fmt: skip
+    assert cancelled.status == 204
