@@ -143,6 +143,7 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
             "baseline": report.RAW_ACCOUNTS,
             "contenders": [
                 (report.RAW_ACCOUNTS, "raw-accounts", accounts),
+                (report.RAW_ACCOUNTS_IN_TURN, "raw-accounts", [*accounts, "--sequential"]),
                 (
                     "do_images, a Client (own session) per account",
                     "do_images-accounts",

@@ -97,7 +97,8 @@ async def do_images_walk(url: str, probe: Probe, opts: argparse.Namespace) -> No
 
 
 async def raw_accounts(url: str, probe: Probe, opts: argparse.Namespace) -> None:
-    """Many accounts with raw aiohttp: one session, each account's pages as raw_concurrent."""
+    """Many accounts with raw aiohttp: one session, each account's pages as raw_concurrent
+    (or, with `--sequential`, one after another)."""
     import aiohttp
     import orjson
 
@@ -114,6 +115,11 @@ async def raw_accounts(url: str, probe: Probe, opts: argparse.Namespace) -> None
             for _ in first["images"]:
                 probe.saw()
             pages = range(2, _pages_of(first) + 1)
+            if opts.sequential:
+                for n in pages:
+                    for _ in (await fetch(token, n))["images"]:
+                        probe.saw()
+                return
             for done in asyncio.as_completed([fetch(token, n) for n in pages]):
                 for _ in (await done)["images"]:
                     probe.saw()
@@ -249,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="stop after N items")
     parser.add_argument("--accounts", type=int, default=100, help="tokens of *-accounts")
     parser.add_argument("--shared-session", action="store_true", help="one session for all")
+    parser.add_argument("--sequential", action="store_true", help="raw-accounts: page by page")
     parser.add_argument("--profile", type=int, metavar="N", help="print cProfile's top N to stderr")
     args = parser.parse_args(argv)
     _loopback_only()

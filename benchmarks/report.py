@@ -13,6 +13,7 @@ from typing import Any
 
 RAW = "raw aiohttp, concurrent"
 RAW_ACCOUNTS = "raw aiohttp, one session"
+RAW_ACCOUNTS_IN_TURN = "raw aiohttp, one session, page by page"
 PREFETCH = re.compile(r"do_images, concurrency=(\d+)$")
 
 
@@ -96,12 +97,16 @@ def _targets(by_key: dict[str, dict[str, Any]], default: int) -> list[dict[str, 
                     add(
                         f"cpu: {row['contender']} CPU / pydo CPU", row["cpu_s"] / pydo["cpu_s"], 1.0
                     )
-    if accounts and (raw := _row(accounts, RAW_ACCOUNTS)):
+    # Against both raw patterns: each account's pages at once (as do_images prefetches them),
+    # and each account's pages in turn (fewer requests queue in the pool: less CPU).
+    for label in (RAW_ACCOUNTS, RAW_ACCOUNTS_IN_TURN):
+        if not accounts or (raw := _row(accounts, label)) is None:
+            continue
         for row in accounts["rows"]:
             if row["contender"].startswith("do_images"):
                 for metric, what in (("wall_s", "wall"), ("cpu_s", "CPU")):
                     add(
-                        f"accounts: {row['contender']} {what} / raw one-session {what}",
+                        f"accounts: {row['contender']} {what} / {label} {what}",
                         row[metric] / raw[metric],
                         1.3,
                     )
