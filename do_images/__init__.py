@@ -7,6 +7,7 @@ from ._errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    ClientClosedError,
     DeadlineExceededError,
     DigitalOceanError,
     ImageFailedError,
@@ -17,6 +18,7 @@ from ._errors import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
+from ._governor import RateLimiter
 from ._models import Action, Image, RateLimit, Region
 from ._pagination import Page, Paginator
 from ._version import __version__
@@ -29,6 +31,7 @@ __all__ = [
     "ActionTimeoutError",
     "AuthenticationError",
     "Client",
+    "ClientClosedError",
     "DeadlineExceededError",
     "DigitalOceanError",
     "Image",
@@ -38,6 +41,7 @@ __all__ = [
     "Paginator",
     "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "Region",
     "ResponseDecodeError",
     "ServerError",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 import os
+import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -14,10 +17,11 @@ from yarl import URL
 
 from . import _validate as check
 from ._account_transfers import AccountTransfers
+from ._governor import Governor, RateLimiter
 from ._image_actions import ImageActions
 from ._images import Images
 from ._models import RateLimit
-from ._transport import DEADLINE, Settings, Transport, default_clock, default_jitter
+from ._transport import DEADLINE, Settings, Transport, default_jitter
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
@@ -26,6 +30,10 @@ DIGITALOCEAN_LIMITS = ((250, 60.0), (5000, 3600.0))
 # 4, within 1.5x of firing them all at once; 64 is faster still, but a loop that leaves early
 # may then have spent 63 requests (a quarter of the per-minute quota) where 16 spends 15.
 DEFAULT_CONCURRENCY = 16
+# A 200-item page is about 150 KB; this leaves room for any honest answer and stops a runaway one.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# Whitespace and control characters cannot be part of a token, and would break the header.
+_NOT_IN_TOKEN = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def _resolve_token(token: str | None) -> str:
@@ -38,9 +46,13 @@ def _resolve_token(token: str | None) -> str:
             )
     if not isinstance(token, str):
         raise TypeError(f"token must be a str, not {type(token).__name__}")
-    if not token.strip():
+    token = token.strip()
+    if not token:
         raise ValueError("token must not be empty")
-    return token.strip()
+    if _NOT_IN_TOKEN.search(token):
+        # Never echo the token, not even in part.
+        raise ValueError("token must not contain whitespace or control characters")
+    return token
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,7 +67,13 @@ def _is_loopback(host: str) -> bool:
 def _resolve_base_url(base_url: str | URL, allow_insecure_http: bool) -> URL:
     if not isinstance(base_url, (str, URL)):
         raise TypeError(f"base_url must be a str or yarl.URL, not {type(base_url).__name__}")
-    url = URL(base_url)
+    try:
+        url = URL(base_url)
+    except ValueError as error:
+        raise ValueError(f"base_url is not a URL: {error}") from None
+    if url.user is not None or url.password is not None:
+        # Checked first so that no message below prints the password.
+        raise ValueError("base_url must not hold a user name or password; the token is the auth")
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {str(base_url)!r}")
     if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
@@ -78,6 +96,27 @@ def _resolve_rate_limits(rate_limits: Sequence[tuple[int, float]]) -> tuple[tupl
     return windows
 
 
+def _limiter(
+    rate_limiter: RateLimiter | None,
+    rate_limits: Sequence[tuple[int, float]] | None,
+    sleep: Callable[[float], Awaitable[object]],
+    clock: Callable[[], float],
+) -> RateLimiter:
+    if rate_limiter is None:
+        windows = DIGITALOCEAN_LIMITS if rate_limits is None else rate_limits
+        return Governor(_resolve_rate_limits(windows), clock=clock, sleep=sleep)
+    if rate_limits is not None:
+        raise ValueError("give rate_limits or rate_limiter, not both")
+    if not (
+        callable(getattr(rate_limiter, "acquire", None))
+        and callable(getattr(rate_limiter, "pause", None))
+    ):
+        raise TypeError(
+            "rate_limiter must have async acquire(key, max_wait) and pause(key, seconds)"
+        )
+    return rate_limiter
+
+
 def _settings(
     timeout: float, connect_timeout: float | None, max_retries: int, max_rate_limit_wait: float
 ) -> Settings:
@@ -90,7 +129,7 @@ def _settings(
         else check.positive_number("connect_timeout", connect_timeout),
         max_retries=max_retries,
         max_rate_limit_wait=check.non_negative_number(
-            "max_rate_limit_wait", max_rate_limit_wait, allow_none=False
+            "max_rate_limit_wait", max_rate_limit_wait, allow_none=False, allow_inf=True
         )
         or 0.0,
     )
@@ -110,14 +149,20 @@ class Client:
     `max_rate_limit_wait` seconds away, when RateLimitError (with ``reset_at``) is raised.
     Other retries back off exponentially from 0.5 s to 8 s with jitter.
 
-    Rate limits: every request passes a client-side sliding-window governor
-    (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default; ``()`` turns it
-    off); a 429 pauses every request of the client until the limit frees.
+    Rate limits: every request passes a rate limiter: by default an in-process sliding-window
+    governor (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default; ``()``
+    turns it off), or `rate_limiter` (such as ``do_images.redis.RedisRateLimiter``, shared by
+    processes). A 429, or an answer reporting none remaining, pauses every request of the
+    token. No wait the SDK imposes exceeds `max_rate_limit_wait`: a request that would have to
+    wait longer raises RateLimitError at once, with ``reset_at``.
 
     `timeout` applies to each attempt (`connect_timeout` to establishing the connection);
     `with_options` overrides them per call, `deadline` bounds a whole block.
-    `concurrency` is the default number of page requests a listing keeps in flight.
-    `sleep`, `clock` (epoch seconds) and `jitter` exist for tests.
+    `concurrency` caps the page requests a listing keeps in flight.
+    `max_response_bytes` bounds every answer after decompression (ResponseDecodeError past it).
+    `trust_env=True` takes proxies from ``HTTP(S)_PROXY``/``NO_PROXY`` (the SDK's own session).
+    `sleep`, `clock` (monotonic seconds), `wall_clock` (epoch seconds, to read the API's reset
+    stamps) and `jitter` exist for tests.
     """
 
     def __init__(
@@ -128,13 +173,17 @@ class Client:
         timeout: float = 30.0,
         max_retries: int = 5,
         session: aiohttp.ClientSession | None = None,
-        rate_limits: Sequence[tuple[int, float]] = DIGITALOCEAN_LIMITS,
+        rate_limits: Sequence[tuple[int, float]] | None = None,
+        rate_limiter: RateLimiter | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_rate_limit_wait: float = 60.0,
         connect_timeout: float | None = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trust_env: bool = False,
         allow_insecure_http: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock: Callable[[], float] = default_clock,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = default_jitter,
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
@@ -149,9 +198,12 @@ class Client:
                 base_url=self._base_url,
                 settings=_settings(timeout, connect_timeout, max_retries, max_rate_limit_wait),
                 session=session,
-                rate_limits=_resolve_rate_limits(rate_limits),
+                limiter=_limiter(rate_limiter, rate_limits, sleep, clock),
+                max_response_bytes=check.positive_int("max_response_bytes", max_response_bytes),
+                trust_env=check.optional_bool("trust_env", trust_env) or False,
                 sleep=sleep,
                 clock=clock,
+                wall_clock=wall_clock,
                 jitter=jitter,
             )
         )
@@ -188,9 +240,7 @@ class Client:
             current.max_retries if max_retries is None else max_retries,
             current.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait,
         )
-        derived = object.__new__(Client)
-        derived._base_url = self._base_url
-        derived._concurrency = self._concurrency
+        derived = copy.copy(self)
         derived._bind(self._transport.derive(settings))
         return derived
 
@@ -223,7 +273,11 @@ class Client:
         return self._transport.rate_limit
 
     async def close(self) -> None:
-        """Close the client's own session (a session passed in is left open)."""
+        """Close the client's own session (a session passed in is left open).
+
+        Later calls, and calls still in flight, raise ClientClosedError. Closing a client made
+        by `with_options` closes nothing: the session belongs to the client it came from.
+        """
         await self._transport.close()
 
     async def __aenter__(self) -> Client:

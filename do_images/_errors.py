@@ -1,6 +1,7 @@
 """The error tree, and the pure mapping from an HTTP answer to an error.
 
 DigitalOceanError
+ ├── ClientClosedError             a call on a closed client, or in flight when it closed
  ├── APIError                      any non-2xx answer (status, id, message, request_id)
  │    ├── AuthenticationError      401
  │    ├── NotFoundError            404
@@ -18,38 +19,65 @@ DigitalOceanError
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from ._headers import reset_time, retry_after
 
 if TYPE_CHECKING:
     from ._models import Action, Image
 
 EXCERPT_CHARS = 200
+# Server text kept in an error (a message, an id) is cut to this many characters.
+SERVER_TEXT_CHARS = 500
+
+# C0, DEL and C1 controls, and the bidirectional overrides that can make text read backwards:
+# shown as visible escapes so server text can neither move a terminal's cursor nor split a log line.
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+             *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROLS}
+
+
+def printable(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
+    """Server text made safe to print: control characters escaped, cut to `limit` characters."""
+    cut = text[:limit].translate(_ESCAPES)
+    return cut + ("…" if len(text) > limit else "")
 
 
 def excerpt(body: bytes) -> str:
     """A short, printable start of a body, for error messages."""
-    text = body[:EXCERPT_CHARS].decode("utf-8", "replace")
-    return text + ("…" if len(body) > EXCERPT_CHARS else "")
+    return printable(body[: EXCERPT_CHARS * 4].decode("utf-8", "replace"), EXCERPT_CHARS)
 
 
 class DigitalOceanError(Exception):
     """Base of every error the SDK raises on purpose."""
 
 
+class ClientClosedError(DigitalOceanError):
+    """The client was closed before (or while) the call ran; it is never retried."""
+
+
 class APIError(DigitalOceanError):
-    """The API answered with a non-2xx status."""
+    """The API answered with a non-2xx status.
+
+    `id`, `message` and `request_id` are the server's words, with control characters escaped
+    and each cut to SERVER_TEXT_CHARS, so printing an error is always safe.
+    """
 
     def __init__(
         self, status: int, id: str | None, message: str, request_id: str | None = None
     ) -> None:
         self.status = status
-        self.id = id
-        self.message = message
-        self.request_id = request_id
-        text = f"{status} {id or 'error'}: {message}"
-        if request_id:
-            text += f" (request_id={request_id})"
+        """The HTTP status (429 also for a wait the client refused to make, see RateLimitError)."""
+        self.id = None if id is None else printable(id, 100)
+        """DigitalOcean's error id, such as ``"not_found"``."""
+        self.message = printable(message)
+        """The server's message (escaped, bounded)."""
+        self.request_id = None if request_id is None else printable(request_id, 100)
+        """The API's request id, to quote to DigitalOcean support."""
+        text = f"{status} {self.id or 'error'}: {self.message}"
+        if self.request_id:
+            text += f" (request_id={self.request_id})"
         super().__init__(text)
 
 
@@ -66,7 +94,11 @@ class UnprocessableEntityError(APIError):
 
 
 class RateLimitError(APIError):
-    """429 after the retries were spent (or the wait would pass the cap)."""
+    """429 after the retries were spent, or a wait longer than `max_rate_limit_wait`.
+
+    The second kind is raised before sending anything, when the API's pause or the client's
+    own windows would hold the request longer than allowed; `request_id` is then None.
+    """
 
     def __init__(
         self,
@@ -75,12 +107,15 @@ class RateLimitError(APIError):
         message: str,
         request_id: str | None = None,
         reset_at: datetime | None = None,
-        retry_after: float | None = None,
+        retry_after: float | datetime | None = None,
     ) -> None:
         super().__init__(status, id, message, request_id)
         self.reset_at = reset_at
-        self.retry_after = retry_after
+        """When a request may go again, as far as the API (or the client's windows) said."""
+        self.retry_after = retry_after if not isinstance(retry_after, datetime) else None
         """Seconds the API asked to wait (`retry-after`, sent on the per-minute limit)."""
+        self.retry_at = retry_after if isinstance(retry_after, datetime) else None
+        """The moment the API asked to wait for, when `retry-after` was an HTTP date."""
 
 
 class ServerError(APIError):
@@ -105,9 +140,10 @@ class ResponseDecodeError(DigitalOceanError):
     def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
         self.status = status
         self.excerpt = excerpt(body)
+        """The start of the body, escaped and bounded."""
         text = message if status is None else f"{message} (HTTP {status})"
         if body:
-            text += f"; body starts: {self.excerpt!r}"
+            text += f"; body starts: '{self.excerpt}'"
         super().__init__(text)
 
 
@@ -116,7 +152,7 @@ class ActionFailedError(DigitalOceanError):
 
     def __init__(self, action: Action) -> None:
         self.action = action
-        super().__init__(f"action {action.id} ({action.type}) errored")
+        super().__init__(f"action {action.id} ({printable(str(action.type), 40)}) errored")
 
 
 class ImageFailedError(DigitalOceanError):
@@ -125,7 +161,7 @@ class ImageFailedError(DigitalOceanError):
     def __init__(self, image: Image) -> None:
         self.image = image
         reason = (image.error_message or "").strip() or f"status {image.status}"
-        super().__init__(f"image {image.id} import failed: {reason}")
+        super().__init__(f"image {image.id} import failed: {printable(reason)}")
 
 
 class WaitTimeoutError(DigitalOceanError):
@@ -150,24 +186,6 @@ _BY_STATUS: dict[int, type[APIError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
-
-
-def reset_time(headers: Mapping[str, str]) -> datetime | None:
-    """When the API says requests free up: `ratelimit-reset` (epoch seconds), if sane."""
-    value = headers.get("ratelimit-reset")
-    try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc) if value else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """The `retry-after` header in seconds, if it is a sane number."""
-    try:
-        seconds = float(headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < float("inf") else None
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> APIError:

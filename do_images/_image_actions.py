@@ -65,14 +65,18 @@ class ImageActions:
         ident = check.positive_int("image_id", image_id)
         action_id = action_or_id.id if isinstance(action_or_id, Action) else action_or_id
         action_id = check.positive_int("action_or_id", action_id)
-        timeout = check.non_negative_number("timeout", timeout)
+        timeout = check.non_negative_number("timeout", timeout, allow_inf=True)
+        timeout = None if timeout == float("inf") else timeout
         interval = check.positive_number("poll_interval", poll_interval)
         return await poll(
             lambda: self.get(ident, action_id),
             done=lambda action: action.status == "completed",
             failed=lambda action: ActionFailedError(action) if action.status == "errored" else None,
             timed_out=lambda action: ActionTimeoutError(
-                f"action {action_id} still {action.status!r} after {timeout}s", action
+                f"action {action_id} still {action.status!r} after {timeout}s"
+                if action
+                else f"action {action_id}: no answer within {timeout}s",
+                action,
             ),
             timeout=timeout,
             poll_interval=interval,

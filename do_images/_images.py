@@ -114,7 +114,8 @@ class Images:
         and WaitTimeoutError (with the last image seen) past `timeout` seconds.
         """
         ident = check.positive_int("image_id", image_id)
-        timeout = check.non_negative_number("timeout", timeout)
+        timeout = check.non_negative_number("timeout", timeout, allow_inf=True)
+        timeout = None if timeout == float("inf") else timeout
         interval = check.positive_number("poll_interval", poll_interval)
 
         def failed(image: Image) -> DigitalOceanError | None:
@@ -128,7 +129,10 @@ class Images:
             done=lambda image: image.status == "available",
             failed=failed,
             timed_out=lambda image: WaitTimeoutError(
-                f"image {ident} still {image.status!r} after {timeout}s", image
+                f"image {ident} still {image.status!r} after {timeout}s"
+                if image
+                else f"image {ident}: no answer within {timeout}s",
+                image,
             ),
             timeout=timeout,
             poll_interval=interval,

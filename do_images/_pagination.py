@@ -1,8 +1,9 @@
-"""Page[T] and Paginator[T]: page walking, streaming, bounded prefetch, de-duplication.
+"""Page[T] and Paginator[T]: page walking, streaming, prefetch that starts slow, de-duplication.
 
-The walk asks for `page=1, 2, …` itself and never follows the absolute `links.pages.next`
+The walk asks for `page=N, N+1, …` itself and never follows the absolute `links.pages.next`
 URL (it names api.digitalocean.com and would escape a proxy, test server or emulator).
-A page's `next` link says whether more follow; without `links`, `meta.total` decides.
+Whether another page follows is decided by one pure function, `page_facts`, from what the
+pages actually served; facts that contradict each other raise rather than end the walk early.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._convert import structure_list
+from ._convert import decode_page
 from ._errors import ResponseDecodeError
 from ._transport import Params, Response, Transport
 
 T = TypeVar("T")
 # How many of a walk's ids de-duplication remembers at least (see RecentIds).
 REMEMBERED_IDS = 10_000
+# A walk ends with ResponseDecodeError after this many pages in a row that bring no new item:
+# a server that cycles through pages (A, B, A, B, …) would otherwise be walked forever.
+MAX_STALE_PAGES = 2
 # Both models a listing yields carry their id in `.id`.
 _item_id = operator.attrgetter("id")
 
@@ -32,11 +36,63 @@ class Page(Generic[T]):
     """One page of a listing, with the items not already yielded earlier in the walk."""
 
     items: tuple[T, ...]
+    """The page's items, less any yielded earlier in this walk."""
     page: int
+    """The page's number: checkpoint it and pass ``start_page=`` to resume the walk."""
     per_page: int
+    """The page size asked for."""
     total: int | None
     """`meta.total`: how many items the whole listing had when this page was served."""
     has_next: bool
+    """Whether the walk goes on after this page."""
+
+
+@attrs.frozen
+class PageFacts:
+    """What one page says about the walk: whether it goes on, and how far it should go."""
+
+    has_next: bool
+    """Fetch another page after this one."""
+    last_page: int | None
+    """The last page number that `meta.total` and the served page size imply (None unknown):
+    how far ahead prefetch may reach without a speculative request."""
+    problem: str | None = None
+    """Why the facts contradict each other so that completeness cannot be judged."""
+
+
+def page_facts(
+    *,
+    number: int,
+    served: int,
+    served_before: int,
+    page_size: int,
+    total: int | None,
+    next_link: bool | None,
+) -> PageFacts:
+    """The stop rule, used by both the prefetcher and the consumer.
+
+    `served` items came on page `number`, `served_before` on the pages before it; the server
+    serves `page_size` items a page (what a full page held, whatever was asked). The walk goes
+    on while `links.pages.next` says so, or (without links) while fewer items were served than
+    `meta.total`. An empty page ends it, unless the total says items are still missing.
+    """
+    seen = served_before + served
+    short = total is not None and seen < total
+    last_page = None if total is None else max(1, math.ceil(total / max(1, page_size)))
+    if served == 0:
+        problem = None
+        if short:
+            problem = f"page {number} is empty, but meta.total is {total} and {seen} were served"
+        return PageFacts(False, last_page, problem)
+    if next_link is None:
+        return PageFacts(short, last_page)
+    if not next_link and short:
+        return PageFacts(
+            False,
+            last_page,
+            f"page {number} has no next link, but meta.total is {total} and {seen} were served",
+        )
+    return PageFacts(next_link, last_page)
 
 
 class RecentIds:
@@ -44,7 +100,8 @@ class RecentIds:
 
     An id comes back only when items inserted ahead of it push it onto a later page, so
     remembering the last `size` to `2 * size` ids catches every repeat unless more than `size`
-    items are inserted ahead of one item during a single walk.
+    items are inserted ahead of one item during a single walk. Items without an id are never
+    taken for repeats.
     """
 
     def __init__(self, size: int) -> None:
@@ -52,44 +109,36 @@ class RecentIds:
         self._recent: set[object] = set()
         self._older: set[object] = set()
 
-    def keep_new(self, items: list[T], ids: list[object]) -> list[T]:
-        """The items whose id was not yielded before (or is None), remembering their ids."""
+    def keep_new(self, items: list[T]) -> tuple[list[T], bool]:
+        """The items not yielded before (remembering their ids), and whether the page brought
+        anything new: an item with an unseen id, or one without an id."""
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
         fresh = []
-        for item, item_id in zip(items, ids, strict=True):
-            if item_id is None or (item_id not in recent and item_id not in older):
+        anything_new = False
+        for item in items:
+            item_id = _item_id(item)
+            if item_id is None:
+                fresh.append(item)
+                anything_new = True
+            elif item_id not in recent and item_id not in older:
                 recent.add(item_id)
                 fresh.append(item)
-        return fresh
-
-
-def _total(data: dict[str, Any]) -> int | None:
-    meta = data.get("meta")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-def _has_next(data: dict[str, Any], page: int, per_page: int, total: int | None) -> bool:
-    links = data.get("links")
-    if isinstance(links, dict):
-        pages = links.get("pages")
-        next_link = isinstance(pages, dict) and bool(pages.get("next"))
-        # A server whose `next` never ends is still bounded by its own count.
-        return next_link and (total is None or page * per_page < total)
-    return total is not None and page * per_page < total
+                anything_new = True
+        return fresh, anything_new
 
 
 class Paginator(Generic[T]):
     """A lazy listing: `async for item in paginator` or `async for page in paginator.pages()`.
 
-    Nothing is sent until iteration starts. With `concurrency` above 1, once page 1 tells the
-    total, up to that many page requests are in flight; items still come in page order and
-    memory holds at most about `concurrency` pages. An id is not yielded twice in one walk
-    (unless over 10,000 items are inserted ahead of it meanwhile, see RecentIds); if items are
-    deleted while the walk runs, items may shift onto pages already read and be missed (as
-    with any offset-paged API).
+    Nothing is sent until iteration starts. Prefetch starts slow: once page 1 tells the
+    total, 1 page is requested ahead, then 2, 4, … up to `concurrency`, so a loop that leaves
+    early has spent little and a long walk keeps `concurrency` requests in flight. Items come
+    in page order; memory holds at most about `concurrency` pages, as bytes. An id is not
+    yielded twice in one walk (unless over 10,000 items are inserted ahead of it meanwhile,
+    see RecentIds); if items are deleted while the walk runs, items may shift onto pages
+    already read and be missed (as with any offset-paged API).
     """
 
     def __init__(
@@ -102,6 +151,7 @@ class Paginator(Generic[T]):
         item_type: type[T],
         per_page: int,
         concurrency: int,
+        start_page: int = 1,
     ) -> None:
         self._transport = transport
         self._path = path
@@ -110,6 +160,7 @@ class Paginator(Generic[T]):
         self._item_type = item_type
         self._per_page = per_page
         self._concurrency = concurrency
+        self._start_page = start_page
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
@@ -123,74 +174,67 @@ class Paginator(Generic[T]):
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page in order, each holding only items not seen earlier in this walk."""
         seen = RecentIds(max(REMEMBERED_IDS, self._per_page * (self._concurrency + 2)))
-        previous_ids: list[object] | None = None
-        async with aclosing(self._responses()) as responses:
-            async for number, response in responses:
-                data = response.data
-                if not isinstance(data, dict) or self._key not in data:
-                    raise ResponseDecodeError(
-                        f"page {number}: expected an object with {self._key!r}",
-                        status=response.status,
-                        body=response.body,
-                    )
-                items = structure_list(
-                    data[self._key],
-                    self._item_type,
-                    where=self._key,
-                    status=response.status,
-                    body=response.body,
-                )
-                ids = list(map(_item_id, items))
-                if number > 1 and ids and ids == previous_ids:
-                    raise ResponseDecodeError(
-                        f"page {number} repeats page {number - 1}; the server ignores `page`",
-                        status=response.status,
-                    )
-                previous_ids = ids
-                fresh = seen.keep_new(items, ids)
-                total = _total(data)
-                has_next = bool(items) and _has_next(data, number, self._per_page, total)
-                yield Page(tuple(fresh), number, self._per_page, total, has_next)
-                if not has_next:
-                    return
-
-    def _fetch(self, number: int) -> Coroutine[Any, Any, Response]:
-        params = {**self._params, "page": number, "per_page": self._per_page}
-        return self._transport.request("GET", *self._path, params=params)
-
-    async def _responses(self) -> AsyncGenerator[tuple[int, Response], None]:
-        """Pages 1, 2, … as answers, prefetching up to `concurrency` once the total is known.
-
-        The consumer stops the walk; pages requested ahead that it never reaches are
-        cancelled when this generator closes (break, error or cancellation).
-        """
-        first = await self._fetch(1)
-        yield 1, first
-        last = _last_page(first.data, self._per_page)
-        if self._concurrency <= 1 or last is None:
-            number = 2
-            while True:
-                yield number, await self._fetch(number)
-                number += 1
         in_flight: dict[int, asyncio.Task[Response]] = {}
-        number = 2
+        number = self._start_page
+        served_before: int | None = None
+        page_size = self._per_page
+        window = 1
+        stale = 0
         try:
             while True:
-                while len(in_flight) < self._concurrency and number + len(in_flight) <= last:
-                    ahead = number + len(in_flight)
-                    in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
                 task = in_flight.pop(number, None)
                 response = await task if task is not None else await self._fetch(number)
-                yield number, response
-                # A collection that grew during the walk raises the total in later pages.
-                last = max(last, _last_page(response.data, self._per_page) or last)
+                body = decode_page(
+                    response.body, self._key, self._item_type, status=response.status
+                )
+                served = len(body.items)
+                if served_before is None:
+                    # The first page read tells the page size the server really serves; a
+                    # resumed walk assumes the pages before it were as full.
+                    if body.next_link or (body.total is not None and served < body.total):
+                        page_size = max(1, served)
+                    served_before = (number - 1) * page_size
+                facts = page_facts(
+                    number=number,
+                    served=served,
+                    served_before=served_before,
+                    page_size=page_size,
+                    total=body.total,
+                    next_link=body.next_link,
+                )
+                if facts.problem is not None:
+                    raise ResponseDecodeError(facts.problem, status=response.status)
+                fresh, anything_new = seen.keep_new(body.items)
+                stale = 0 if anything_new or not served else stale + 1
+                if stale >= MAX_STALE_PAGES:
+                    raise ResponseDecodeError(
+                        f"page {number} and the {stale - 1} before it brought no new item;"
+                        " the server seems to ignore `page`",
+                        status=response.status,
+                    )
+                served_before += served
+                if facts.has_next and self._concurrency > 1:
+                    # Ask ahead before handing this page over, so requests overlap the work:
+                    # 1 page, then 2, 4, … (with the page awaited, at most `concurrency`),
+                    # and never past the last page the total implies.
+                    reach = number + min(window, self._concurrency - 1)
+                    if facts.last_page is None:
+                        reach = number + 1
+                    else:
+                        reach = min(reach, max(facts.last_page, number + 1))
+                    for ahead in range(number + 1, reach + 1):
+                        if ahead not in in_flight:
+                            in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
+                    window *= 2
+                yield Page(tuple(fresh), number, self._per_page, body.total, facts.has_next)
+                if not facts.has_next:
+                    return
                 number += 1
         finally:
             for task in in_flight.values():
                 task.cancel()
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
-
-def _last_page(data: Any, per_page: int) -> int | None:
-    total = _total(data) if isinstance(data, dict) else None
-    return None if total is None else max(1, math.ceil(total / per_page))
+    def _fetch(self, number: int) -> Coroutine[Any, Any, Response]:
+        params = {**self._params, "page": number, "per_page": self._per_page}
+        return self._transport.request("GET", *self._path, params=params)

@@ -4,7 +4,9 @@
   (GET, PUT, DELETE). DigitalOcean has no idempotency keys, so a re-sent POST that had
   reached the server could create a second image.
 - 429: retried for every method (the API did not process the request), no sooner than
-  `retry-after`, else `ratelimit-reset`, else the backoff.
+  `retry-after` (seconds or an HTTP date), else `ratelimit-reset`, else the backoff.
+- Every retry waits at least the backoff's floor (its fixed half), even when the server
+  says `retry-after: 0` or names a reset already past, so a retry can never be a burst.
 - Backoff: exponential from BACKOFF_BASE, capped at BACKOFF_CAP, with "equal jitter"
   (half fixed, half random) so that concurrent clients spread out.
 """
@@ -24,12 +26,21 @@ def backoff(attempt: int, jitter: float) -> float:
     return ceiling / 2 + ceiling / 2 * jitter
 
 
+def backoff_floor(attempt: int) -> float:
+    """The least any retry number `attempt` waits: the fixed half of its backoff."""
+    return backoff(attempt, 0.0)
+
+
 def rate_limit_delay(error: RateLimitError, now: float) -> float | None:
-    """What the API asked for: `retry-after`, else the `ratelimit-reset` time; None if neither."""
+    """What the API asked for: `retry-after`, else the `ratelimit-reset` time; None if neither.
+
+    `now` is the wall clock (epoch seconds): reset stamps and HTTP dates are wall-clock times.
+    """
     if error.retry_after is not None:
         return error.retry_after
-    if error.reset_at is not None:
-        return max(0.0, error.reset_at.timestamp() - now)
+    when = error.retry_at or error.reset_at
+    if when is not None:
+        return max(0.0, when.timestamp() - now)
     return None
 
 
@@ -38,11 +49,11 @@ def retry_delay(
 ) -> float | None:
     """Seconds to wait before retry number `attempt`, or None when the error is final.
 
-    `now` is the epoch time (for `ratelimit-reset`); the caller enforces `max_retries`.
+    `now` is the wall clock, for the API's stamps; the caller enforces `max_retries`.
     """
     if isinstance(error, RateLimitError):
         asked = rate_limit_delay(error, now)
-        return backoff(attempt, jitter) if asked is None else asked
+        return backoff(attempt, jitter) if asked is None else max(asked, backoff_floor(attempt))
     if isinstance(error, (ServerError, APIConnectionError)) and method in IDEMPOTENT_METHODS:
         return backoff(attempt, jitter)
     return None

@@ -1,37 +1,41 @@
 """The only code that touches aiohttp: URL, headers, timeout, retries, rate limits, sleep.
 
-One call of `Transport.request` is one logical API call: it waits for the governor, sends,
-reads the whole body inside `async with` (so an abandoned call never strands a connection),
-maps non-2xx answers to errors and retries them as `_retry.retry_delay` decides.
+One call of `Transport.request` is one logical API call: it waits for the rate limiter,
+sends, reads the whole body (bounded) inside `async with` (so an abandoned call never strands
+a connection), maps non-2xx answers to errors and retries them as `_retry.retry_delay` decides.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import hashlib
 import logging
 import platform
 import random
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import attrs
 import orjson
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._errors import (
     APIConnectionError,
+    ClientClosedError,
     DeadlineExceededError,
     DigitalOceanError,
+    NotFoundError,
     RateLimitError,
     ResponseDecodeError,
+    ServerError,
     error_from_response,
-    reset_time,
 )
-from ._governor import Governor
+from ._governor import RateLimiter
+from ._headers import rate_limit_from
 from ._models import RateLimit
 from ._retry import retry_delay
 from ._version import __version__
@@ -51,11 +55,10 @@ class Response:
     """A fully read 2xx answer. `data` parses the JSON body on first use (None when empty), so
     pages fetched ahead wait as compact bytes rather than as thousands of live objects."""
 
-    __slots__ = ("_data", "_where", "body", "headers", "status")
+    __slots__ = ("_data", "_where", "body", "status")
 
-    def __init__(self, status: int, headers: CIMultiDictProxy[str], body: bytes, where: str):
+    def __init__(self, status: int, body: bytes, where: str):
         self.status = status
-        self.headers = headers
         self.body = body
         self._where = where
         self._data = _UNPARSED
@@ -85,23 +88,6 @@ def query(**values: str | int | bool | None) -> dict[str, str | int]:
     }
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    try:
-        return int(headers[name])
-    except (KeyError, ValueError):
-        return None
-
-
-def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
-    """The `ratelimit-*` headers as a RateLimit, or None when the answer has none."""
-    limit = _header_int(headers, "ratelimit-limit")
-    remaining = _header_int(headers, "ratelimit-remaining")
-    reset_at = reset_time(headers)
-    if limit is None and remaining is None and reset_at is None:
-        return None
-    return RateLimit(limit=limit, remaining=remaining, reset_at=reset_at)
-
-
 @attrs.frozen
 class Settings:
     """Per-call options; `Client.with_options` derives a transport with other ones."""
@@ -114,23 +100,33 @@ class Settings:
 
 @attrs.define(eq=False)
 class _Shared:
-    """What every transport derived from one client shares: session, governor, figures."""
+    """What every transport derived from one client shares: session, limiter, figures."""
 
     base_url: URL
     headers: dict[str, str] = attrs.field(repr=False)
+    limiter_key: str = attrs.field(repr=False)
     session: aiohttp.ClientSession | None
     owns_session: bool
-    governor: Governor
+    trust_env: bool
+    limiter: RateLimiter
+    max_response_bytes: int
     sleep: Callable[[float], Awaitable[object]]
     clock: Callable[[], float]
+    wall_clock: Callable[[], float]
     jitter: Callable[[], float]
     rate_limit: RateLimit | None = None
     closed: bool = False
+    loop: asyncio.AbstractEventLoop | None = None
 
 
-# The caller's overall deadline (epoch seconds on the client's clock), set by Client.deadline;
-# a context variable so that it follows the call into prefetch tasks.
+# The caller's overall deadline (on the client's monotonic clock), set by Client.deadline and
+# by waits; a context variable so that it follows the call into prefetch tasks.
 DEADLINE: ContextVar[float | None] = ContextVar("do_images_deadline", default=None)
+
+
+def token_fingerprint(token: str) -> str:
+    """What rate limiters key a token's windows by: a SHA-256 digest, never the token."""
+    return hashlib.sha256(b"do_images rate limits:" + token.encode()).hexdigest()
 
 
 class Transport:
@@ -143,12 +139,16 @@ class Transport:
         base_url: URL,
         settings: Settings,
         session: aiohttp.ClientSession | None,
-        rate_limits: Sequence[tuple[int, float]],
+        limiter: RateLimiter,
+        max_response_bytes: int,
+        trust_env: bool,
         sleep: Callable[[float], Awaitable[object]],
         clock: Callable[[], float],
+        wall_clock: Callable[[], float],
         jitter: Callable[[], float],
     ) -> None:
         self._settings = settings
+        self._owner = True
         self._shared = _Shared(
             base_url=base_url,
             headers={
@@ -156,11 +156,15 @@ class Transport:
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             },
+            limiter_key=token_fingerprint(token),
             session=session,
             owns_session=session is None,
-            governor=Governor(rate_limits, clock=clock, sleep=sleep),
+            trust_env=trust_env,
+            limiter=limiter,
+            max_response_bytes=max_response_bytes,
             sleep=sleep,
             clock=clock,
+            wall_clock=wall_clock,
             jitter=jitter,
         )
 
@@ -168,10 +172,11 @@ class Transport:
         return f"<Transport {self._shared.base_url}>"
 
     def derive(self, settings: Settings) -> Transport:
-        """A transport with other settings sharing this one's session, governor and figures."""
-        derived = object.__new__(Transport)
+        """A transport with other settings sharing this one's session, limiter and figures;
+        closing it closes nothing it shares."""
+        derived = copy.copy(self)
         derived._settings = settings
-        derived._shared = self._shared
+        derived._owner = False
         return derived
 
     @property
@@ -196,18 +201,38 @@ class Transport:
         return None if deadline is None else deadline - self._shared.clock()
 
     async def close(self) -> None:
+        """Close the session if this client made it; a derived client closes nothing."""
+        if not self._owner:
+            return
         shared = self._shared
         shared.closed = True
-        if shared.owns_session and shared.session is not None:
-            await shared.session.close()
-        shared.session = None
+        session, shared.session = shared.session, None
+        if shared.owns_session and session is not None:
+            await session.close()
+
+    def _check_open(self) -> None:
+        if self._shared.closed:
+            raise ClientClosedError("the client is closed; create a new do_images.Client")
 
     def _open_session(self) -> aiohttp.ClientSession:
+        self._check_open()
         shared = self._shared
-        if shared.closed:
-            raise RuntimeError("the client is closed")
+        loop = asyncio.get_running_loop()
+        if shared.loop is None:
+            shared.loop = loop
+        elif shared.loop is not loop and shared.owns_session:
+            # aiohttp sessions belong to the loop that made them; using one from another
+            # fails deep inside aiohttp, so say so plainly instead.
+            raise RuntimeError(
+                "this do_images.Client was first used on another event loop;"
+                " create one Client per event loop"
+            )
         if shared.session is None:
-            shared.session = aiohttp.ClientSession()
+            shared.session = aiohttp.ClientSession(
+                # The API sets no cookie that matters, and replaying one would be a surprise.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=shared.trust_env,
+            )
         return shared.session
 
     async def request(
@@ -222,17 +247,24 @@ class Transport:
         url = shared.base_url.joinpath(*(str(segment) for segment in segments))
         body = None if json is None else orjson.dumps(json)
         attempt = 0
+        previous: DigitalOceanError | None = None
         while True:
-            await shared.governor.acquire(self.remaining())
+            await self._admit()
             outcome = await self._attempt(method, url, params, body, attempt + 1)
             if isinstance(outcome, Response):
                 return outcome
+            if _lost_delete_succeeded(method, outcome, previous):
+                logger.debug("DELETE %s: gone after a lost answer, so it worked", url.path)
+                return Response(204, b"", f"{method} {url.path}")
             attempt += 1
             delay = None
             if attempt <= settings.max_retries:
                 delay = retry_delay(
-                    outcome, attempt, method, now=shared.clock(), jitter=shared.jitter()
+                    outcome, attempt, method, now=shared.wall_clock(), jitter=shared.jitter()
                 )
+            if isinstance(outcome, RateLimitError) and delay is not None:
+                # Every request of this token waits, not only this one.
+                await shared.limiter.pause(shared.limiter_key, delay)
             remaining = self.remaining()
             if (
                 delay is None
@@ -244,11 +276,35 @@ class Transport:
                 "retrying %s %s in %.2fs after %s (retry %d of %d)",
                 method, url.path, delay, _short(outcome), attempt, settings.max_retries,
             )  # fmt: skip
-            if isinstance(outcome, RateLimitError):
-                # Every request of this client waits, not only this one.
-                shared.governor.pause_until(shared.clock() + delay)
-            else:
+            if not isinstance(outcome, RateLimitError):  # a 429's wait is the shared pause
                 await shared.sleep(delay)
+            previous = outcome
+
+    async def _admit(self) -> None:
+        """Wait for the rate limiter, within `max_rate_limit_wait` and the deadline."""
+        shared = self._shared
+        self._check_open()
+        budget = self._settings.max_rate_limit_wait
+        remaining = self.remaining()
+        bound_by_deadline = remaining is not None and remaining < budget
+        if remaining is not None and bound_by_deadline:
+            budget = max(0.0, remaining)
+        wait = await shared.limiter.acquire(shared.limiter_key, budget)
+        self._check_open()
+        if wait is None:
+            return
+        if bound_by_deadline:
+            raise DeadlineExceededError(
+                f"the rate limit frees a request in {wait:.1f} s, after the deadline"
+            )
+        reset_at = datetime.fromtimestamp(shared.wall_clock() + wait, tz=timezone.utc)
+        raise RateLimitError(
+            429,
+            None,
+            f"the rate limit frees a request in {wait:.0f} s, longer than max_rate_limit_wait"
+            f" ({self._settings.max_rate_limit_wait:g} s); not sent",
+            reset_at=reset_at,
+        )
 
     def _timeout(self) -> aiohttp.ClientTimeout:
         total = self._settings.timeout
@@ -259,17 +315,37 @@ class Transport:
             total = min(total, remaining)
         return aiohttp.ClientTimeout(total=total, sock_connect=self._settings.connect_timeout)
 
+    async def _read(self, answer: aiohttp.ClientResponse, where: str) -> bytes:
+        """The whole body, after decompression, or ResponseDecodeError past the bound."""
+        limit = self._shared.max_response_bytes
+        declared = answer.content_length
+        if declared is not None and declared > limit and not answer.headers.get("Content-Encoding"):
+            raise _too_large(where, answer.status, limit)
+        chunks: list[bytes] = []
+        size = 0
+        # aiohttp inflates a compressed body a bounded piece at a time, so counting what
+        # comes out here also bounds a decompression bomb.
+        async for chunk in answer.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(where, answer.status, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def _attempt(
         self, method: str, url: URL, params: Params | None, body: bytes | None, attempt: int
     ) -> Response | DigitalOceanError:
         """One HTTP exchange: the answer, or the error to retry or raise."""
+        shared = self._shared
         session = self._open_session()
-        headers = self._shared.headers
+        headers = shared.headers
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
+        where = f"{method} {url.path}"
         try:
             # Redirects are not followed: the API never redirects, and following one could
-            # carry the bearer token to another host.
+            # carry the bearer token to another host. raise_for_status=False: a caller's
+            # session may default to True, and the SDK maps every status itself.
             async with session.request(
                 method,
                 url,
@@ -278,26 +354,49 @@ class Transport:
                 headers=headers,
                 timeout=self._timeout(),
                 allow_redirects=False,
+                raise_for_status=False,
             ) as answer:
                 status, answer_headers = answer.status, answer.headers
-                content = await answer.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            logger.debug(
-                "%s %s failed: %s (attempt %d)", method, url.path, type(exc).__name__, attempt
-            )
+                content = await self._read(answer, where)
+        except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as exc:
+            if shared.closed:
+                return ClientClosedError(f"{where}: the client was closed while the call ran")
+            if isinstance(exc, RuntimeError):
+                raise
+            logger.debug("%s failed: %s (attempt %d)", where, type(exc).__name__, attempt)
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
-                return DeadlineExceededError(f"{method} {url.path}: the deadline passed")
+                return DeadlineExceededError(f"{where}: the deadline passed")
             return _connection_error(exc, method, url)
-        logger.debug("%s %s -> %d (attempt %d)", method, url.path, status, attempt)
+        logger.debug("%s -> %d (attempt %d)", where, status, attempt)
         limits = rate_limit_from(answer_headers)
         if limits is not None:
-            self._shared.rate_limit = limits
+            shared.rate_limit = limits
             if limits.remaining == 0 and limits.reset_at is not None:
-                self._shared.governor.pause_until(limits.reset_at.timestamp())
+                wait = limits.reset_at.timestamp() - shared.wall_clock()
+                if wait > 0:
+                    await shared.limiter.pause(shared.limiter_key, wait)
         if not 200 <= status < 300:
             return error_from_response(status, answer_headers, content)
-        return Response(status, answer_headers, content, f"{method} {url.path}")
+        return Response(status, content, where)
+
+
+def _lost_delete_succeeded(
+    method: str, outcome: DigitalOceanError, previous: DigitalOceanError | None
+) -> bool:
+    """A retried DELETE that finds the image gone, after an attempt whose answer was lost
+    (no answer, or a proxy's 5xx), did what it was asked."""
+    return (
+        method == "DELETE"
+        and isinstance(outcome, NotFoundError)
+        and isinstance(previous, (APIConnectionError, ServerError))
+    )
+
+
+def _too_large(where: str, status: int, limit: int) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"{where}: the answer is larger than max_response_bytes ({limit:,} bytes)", status=status
+    )
 
 
 def _short(error: DigitalOceanError) -> str:
@@ -316,7 +415,3 @@ def _connection_error(exc: BaseException, method: str, url: URL) -> APIConnectio
 
 def default_jitter() -> float:
     return random.random()
-
-
-def default_clock() -> float:
-    return time.time()

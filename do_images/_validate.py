@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -110,17 +111,25 @@ def tags(value: Any) -> list[str] | None:
     return items
 
 
-def non_negative_number(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+def non_negative_number(
+    name: str, value: Any, *, allow_none: bool = True, allow_inf: bool = False
+) -> float | None:
+    """Seconds: a real number (not bool, never NaN), 0 or more; infinity only if `allow_inf`."""
     if value is None and allow_none:
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number of seconds, not {_type_name(value)}")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN")
+    if math.isinf(value) and not allow_inf:
+        raise ValueError(f"{name} must be finite, got {value}")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
     return float(value)
 
 
 def positive_number(name: str, value: Any) -> float:
+    """Seconds greater than 0 and finite."""
     number = non_negative_number(name, value, allow_none=False)
     if not number:
         raise ValueError(f"{name} must be greater than 0, got {value}")

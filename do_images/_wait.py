@@ -1,8 +1,9 @@
 """Polling until an image or action settles: one loop shared by both `wait` calls.
 
-Each poll is an ordinary request, so it goes through the rate-limit governor and retries.
-The interval grows by BACKOFF_FACTOR up to `max(poll_interval, MAX_POLL_INTERVAL)`, which
-keeps a long import from spending the token's quota.
+Each poll is an ordinary request, so it goes through the rate limiter and retries; it runs
+under the wait's own deadline, so its request time, retries and rate-limit pauses all fit in
+what is left of `timeout`. The interval grows by BACKOFF_FACTOR up to
+`max(poll_interval, MAX_POLL_INTERVAL)`, which keeps a long import from spending the quota.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ._errors import DeadlineExceededError, DigitalOceanError
-from ._transport import Transport
+from ._transport import DEADLINE, Transport
 
 T = TypeVar("T")
 BACKOFF_FACTOR = 1.5
@@ -23,7 +24,7 @@ async def poll(
     *,
     done: Callable[[T], bool],
     failed: Callable[[T], DigitalOceanError | None],
-    timed_out: Callable[[T], DigitalOceanError],
+    timed_out: Callable[[T | None], DigitalOceanError],
     timeout: float | None,
     poll_interval: float,
     transport: Transport,
@@ -37,13 +38,14 @@ async def poll(
     ceiling = max(poll_interval, MAX_POLL_INTERVAL)
     current: T | None = None
     while True:
+        token = DEADLINE.set(deadline)
         try:
             current = await fetch()
         except DeadlineExceededError:
-            # The caller's deadline ran out mid-poll: report it as this wait's timeout.
-            if current is None:
-                raise
+            # The deadline ran out mid-poll: report it as this wait's timeout.
             raise timed_out(current) from None
+        finally:
+            DEADLINE.reset(token)
         error = failed(current)
         if error is not None:
             raise error

@@ -36,12 +36,15 @@ class FakeTime:
 
 
 def leftover_tasks() -> set[asyncio.Task[object]]:
-    """Tasks still alive besides the test itself and the in-process server's connections."""
+    """Tasks still alive besides the test itself and the in-process server's connections
+    (its handlers, and the accepting of a connection the client opened and then dropped)."""
     return {
         task
         for task in asyncio.all_tasks()
         if task is not asyncio.current_task()
-        and not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
+        and not getattr(task.get_coro(), "__qualname__", "").startswith(
+            ("RequestHandler.", "BaseSelectorEventLoop._accept_connection")
+        )
     }
 
 

@@ -42,31 +42,42 @@ async def test_empty_null_or_html_2xx_is_a_decode_error(body: bytes) -> None:
                 await client.images.get(5)
 
 
-async def test_absurd_meta_total_is_bounded_by_the_data() -> None:
+async def test_absurd_meta_total_is_an_error_at_the_first_empty_page() -> None:
     def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
         page = int(request.query["page"])
         ids = [page] if page <= 3 else []
         body = {"images": [{"id": i} for i in ids], "links": {"pages": {"next": "n"}}}
         return 200, {**body, "meta": {"total": 10**12}}, {}
 
+    seen: list[int | None] = []
+
+    async def walk(client: do_images.Client) -> None:
+        async for image in client.images.list(per_page=1, concurrency=4):
+            seen.append(image.id)
+
     async with scripted_server(handler) as server:
         async with _client(server.url) as client:
-            ids = [i.id async for i in client.images.list(per_page=1, concurrency=4)]
-    assert ids == [1, 2, 3]
+            # Three items where the total promises a trillion: not passed off as complete.
+            with pytest.raises(do_images.ResponseDecodeError, match="page 4 is empty"):
+                await walk(client)
+    assert seen == [1, 2, 3]
     # Pages 1-4 were needed; at most `concurrency` more were in flight and were cancelled.
     assert len(server.requests) <= 4 + 4
 
 
-async def test_a_next_link_that_never_ends_stops_at_meta_total() -> None:
+async def test_a_next_link_that_never_ends_stops_at_the_empty_page_past_the_total() -> None:
     def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
         page = int(request.query["page"])
         links = {"pages": {"next": "https://api.digitalocean.com/v2/images?page=2"}}
-        return 200, {"images": [{"id": page}], "links": links, "meta": {"total": 4}}, {}
+        ids = [page] if page <= 4 else []
+        body = {"images": [{"id": i} for i in ids], "links": links, "meta": {"total": 4}}
+        return 200, body, {}
 
     async with scripted_server(handler) as server:
         async with _client(server.url) as client:
             ids = [i.id async for i in client.images.list(per_page=1, concurrency=1)]
     assert ids == [1, 2, 3, 4]
+    assert len(server.requests) == 5
 
 
 async def test_a_redirect_is_not_followed_and_the_token_stays_home() -> None:

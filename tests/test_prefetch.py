@@ -111,6 +111,7 @@ async def test_breaking_out_cancels_every_prefetched_request() -> None:
                 await asyncio.sleep(0)
             assert leftover_tasks() == set()
         await asyncio.sleep(0.4)  # let the server's handlers notice
-    # Pages 3-7 were in flight when the loop left: each was cancelled, its connection closed.
-    assert sorted(started) == [1, 2, 3, 4, 5, 6, 7]
-    assert sorted(abandoned) == [3, 4, 5, 6, 7]
+    # Prefetch starts slow: pages 3 and 4 were asked ahead when the loop left at page 2 (page
+    # 4 may be cancelled before it left); each that reached the server was abandoned.
+    assert sorted(started) in ([1, 2, 3], [1, 2, 3, 4])
+    assert sorted(abandoned) == sorted(started)[2:]
