@@ -7,8 +7,6 @@ region given as a bare slug, a naive timestamp) or names the field that failed.
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
@@ -46,17 +44,7 @@ def _strings(value: Any, _: Any) -> tuple[str, ...]:
     raise TypeError(f"expected a list of strings, got {value!r:.60}")
 
 
-if sys.version_info >= (3, 11):
-    _fromisoformat = datetime.fromisoformat
-else:
-    _FRACTION = re.compile(r"\.(\d+)")
-
-    def _fromisoformat(value: str) -> datetime:
-        # 3.10 reads neither "Z" nor fractions other than 3 or 6 digits ("…:33.0Z").
-        if value.endswith("Z"):
-            value = value[:-1] + "+00:00"
-        value = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1)
-        return datetime.fromisoformat(value)
+_fromisoformat = datetime.fromisoformat
 
 
 def _datetime(value: Any, _: Any) -> datetime:

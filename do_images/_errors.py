@@ -40,8 +40,8 @@ _ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for cod
 
 def printable(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
     """Server text made safe to print: control characters escaped, cut to `limit` characters."""
-    cut = text[:limit].translate(_ESCAPES)
-    return cut + ("…" if len(text) > limit else "")
+    escaped = text[:limit].translate(_ESCAPES)
+    return escaped[:limit] + ("…" if len(text) > limit or len(escaped) > limit else "")
 
 
 def excerpt(body: bytes) -> str:

@@ -117,6 +117,34 @@ class _Shared:
     rate_limit: RateLimit | None = None
     closed: bool = False
     loop: asyncio.AbstractEventLoop | None = None
+    calls: set[asyncio.Task[Any]] = attrs.field(factory=set)
+    """The tasks inside `request`, which `close` stops with ClientClosedError."""
+
+
+# The message with which `close()` cancels the calls in flight, to tell them from a caller's.
+_CLOSING = "do_images: the client was closed"
+
+
+class _Sends:
+    """How often aiohttp sent one request's headers: it re-sends an idempotent request by
+    itself once when a connection drops, which the retry rules need to know."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+async def _count_send(session: object, context: Any, params: object) -> None:
+    sends = context.trace_request_ctx
+    if isinstance(sends, _Sends):
+        sends.count += 1
+
+
+def _send_counter() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(_count_send)
+    return config
 
 
 # The caller's overall deadline (on the client's monotonic clock), set by Client.deadline and
@@ -206,6 +234,10 @@ class Transport:
             return
         shared = self._shared
         shared.closed = True
+        current = asyncio.current_task()
+        for task in list(shared.calls):
+            if task is not current:
+                task.cancel(_CLOSING)
         session, shared.session = shared.session, None
         if shared.owns_session and session is not None:
             await session.close()
@@ -232,6 +264,7 @@ class Transport:
                 # The API sets no cookie that matters, and replaying one would be a surprise.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=shared.trust_env,
+                trace_configs=[_send_counter()],
             )
         return shared.session
 
@@ -243,6 +276,26 @@ class Transport:
         json: Any = None,
     ) -> Response:
         """Send one API call (with retries) and return its 2xx answer, or raise."""
+        calls, task = self._shared.calls, asyncio.current_task()
+        if task is None:
+            return await self._request(method, segments, params, json)
+        calls.add(task)
+        try:
+            return await self._request(method, segments, params, json)
+        except asyncio.CancelledError as error:
+            if self._shared.closed and error.args == (_CLOSING,):
+                task.uncancel()
+                raise ClientClosedError(
+                    f"{method} /{'/'.join(map(str, segments))}: the client was closed while"
+                    " the call ran"
+                ) from None
+            raise
+        finally:
+            calls.discard(task)
+
+    async def _request(
+        self, method: str, segments: tuple[str | int, ...], params: Params | None, json: Any
+    ) -> Response:
         shared, settings = self._shared, self._settings
         url = shared.base_url.joinpath(*(str(segment) for segment in segments))
         body = None if json is None else orjson.dumps(json)
@@ -250,9 +303,12 @@ class Transport:
         previous: DigitalOceanError | None = None
         while True:
             await self._admit()
-            outcome = await self._attempt(method, url, params, body, attempt + 1)
+            sends = _Sends()
+            outcome = await self._attempt(method, url, params, body, attempt + 1, sends)
             if isinstance(outcome, Response):
                 return outcome
+            if sends.count > 1:  # aiohttp re-sent it after a dropped connection
+                previous = previous or APIConnectionError("a connection dropped")
             if _lost_delete_succeeded(method, outcome, previous):
                 logger.debug("DELETE %s: gone after a lost answer, so it worked", url.path)
                 return Response(204, b"", f"{method} {url.path}")
@@ -333,7 +389,13 @@ class Transport:
         return b"".join(chunks)
 
     async def _attempt(
-        self, method: str, url: URL, params: Params | None, body: bytes | None, attempt: int
+        self,
+        method: str,
+        url: URL,
+        params: Params | None,
+        body: bytes | None,
+        attempt: int,
+        sends: _Sends,
     ) -> Response | DigitalOceanError:
         """One HTTP exchange: the answer, or the error to retry or raise."""
         shared = self._shared
@@ -355,10 +417,11 @@ class Transport:
                 timeout=self._timeout(),
                 allow_redirects=False,
                 raise_for_status=False,
+                trace_request_ctx=sends,
             ) as answer:
                 status, answer_headers = answer.status, answer.headers
                 content = await self._read(answer, where)
-        except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as exc:
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
             if shared.closed:
                 return ClientClosedError(f"{where}: the client was closed while the call ran")
             if isinstance(exc, RuntimeError):

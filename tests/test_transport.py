@@ -1,0 +1,343 @@
+"""The transport against small hostile servers on 127.0.0.1: bounded bodies, lost DELETE
+answers, a caller's session defaults, retry spacing, server text and the client's lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+from yarl import URL
+
+import do_images
+from do_images.testing import Emulator, Fault
+
+from .conftest import TOKEN, FakeTime
+from .scripted import scripted_server
+
+IMAGE = b'{"image": {"id": 1, "name": "x"}}'
+
+
+@asynccontextmanager
+async def raw_server(handler: object) -> AsyncIterator[tuple[URL, list[web.Request]]]:
+    """A server whose handler writes its answer itself (streams, odd encodings)."""
+    seen: list[web.Request] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        seen.append(request)
+        return await handler(request)  # type: ignore[operator, no-any-return]
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield URL(f"http://127.0.0.1:{runner.addresses[0][1]}"), seen
+    finally:
+        await runner.cleanup()
+
+
+def _client(url: URL, fake_time: FakeTime | None = None, **options: object) -> do_images.Client:
+    timing = {} if fake_time is None else {"sleep": fake_time.sleep, "clock": fake_time.clock}
+    return do_images.Client(TOKEN, base_url=url, rate_limits=(), **timing, **options)  # type: ignore[arg-type]
+
+
+# --- 4. bounded bodies ----------------------------------------------------------------------
+
+
+async def _endless(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    chunk = b" " * 65536
+    for _ in range(100_000):  # 6.5 GB if nobody stops reading: bounded, but never reached
+        await response.write(chunk)
+    return response
+
+
+async def test_an_endless_body_stops_at_max_response_bytes_and_is_not_retried(
+    fake_time: FakeTime,
+) -> None:
+    async with raw_server(_endless) as (url, seen):
+        async with _client(url, fake_time, max_response_bytes=1_000_000) as client:
+            started = time.monotonic()
+            with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
+                await client.images.get(1)
+    assert time.monotonic() - started < 5
+    assert len(seen) == 1
+    assert fake_time.sleeps == []
+
+
+async def test_a_gzip_bomb_is_bounded_after_decompression() -> None:
+    bomb = gzip.compress(b"0" * 200_000_000, compresslevel=9)  # 200 MB in about 200 KB
+    assert len(bomb) < 400_000
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    async with raw_server(handler) as (url, seen):
+        async with _client(url, max_response_bytes=2_000_000) as client:
+            with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
+                await client.images.get(1)
+    assert len(seen) == 1
+
+
+async def test_a_huge_error_page_is_bounded_too(fake_time: FakeTime) -> None:
+    page = b"<html>" + b"x" * 5_000_000
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=502, body=page, content_type="text/html")
+
+    async with raw_server(handler) as (url, seen):
+        async with _client(url, fake_time, max_response_bytes=100_000) as client:
+            with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
+                await client.images.get(1)
+    # Refused on its declared length: not read, not retried.
+    assert len(seen) == 1
+
+
+def test_max_response_bytes_is_checked() -> None:
+    with pytest.raises(ValueError, match="max_response_bytes"):
+        do_images.Client("t", max_response_bytes=0)
+
+
+async def test_a_normal_compressed_answer_still_decodes() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = zlib.compress(IMAGE)
+        return web.Response(
+            body=body, headers={"Content-Type": "application/json", "Content-Encoding": "deflate"}
+        )
+
+    async with raw_server(handler) as (url, _):
+        async with _client(url, max_response_bytes=len(IMAGE)) as client:
+            assert (await client.images.get(1)).name == "x"
+
+
+# --- 6. a DELETE whose answer was lost -----------------------------------------------------
+
+
+@pytest.mark.parametrize("lost", ["proxy 502", "dropped connection"])
+async def test_a_retried_delete_that_finds_the_image_gone_succeeded(
+    fake_time: FakeTime, lost: str
+) -> None:
+    deleted: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if deleted:
+            return web.json_response({"id": "not_found", "message": "gone"}, status=404)
+        deleted.append(1)  # carried out, but the answer never reaches the client
+        if lost == "proxy 502":
+            return web.Response(status=502, body=b"<html>Bad Gateway</html>")
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=204)
+
+    async with raw_server(handler) as (url, seen):
+        async with _client(url, fake_time) as client:
+            await client.images.delete(7)
+    assert [r.method for r in seen] == ["DELETE", "DELETE"]
+
+
+async def test_a_first_delete_that_finds_nothing_is_still_not_found(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    async with _client(emulator.url, fake_time) as client:
+        with pytest.raises(do_images.NotFoundError):
+            await client.images.delete(999_999)
+
+
+# --- 7. a caller's session defaults --------------------------------------------------------
+
+
+async def test_a_callers_raise_for_status_session_does_not_change_error_mapping() -> None:
+    answer = (401, {"id": "unauthorized", "message": "Unable to authenticate you."}, {})
+    async with scripted_server(lambda r: answer) as server:
+        async with aiohttp.ClientSession(raise_for_status=True) as session:
+            async with _client(server.url, session=session) as client:
+                with pytest.raises(do_images.AuthenticationError, match="Unable to auth"):
+                    await client.images.get(1)
+    assert len(server.requests) == 1
+
+
+# --- 11. retry spacing ---------------------------------------------------------------------
+
+
+async def test_retry_after_zero_still_waits_the_backoff_floor(fake_time: FakeTime) -> None:
+    answer = (429, {"id": "too_many_requests", "message": "x"}, {"retry-after": "0"})
+    async with scripted_server(lambda r: answer) as server:
+        async with _client(server.url, fake_time, max_retries=3) as client:
+            with pytest.raises(do_images.RateLimitError):
+                await client.images.get(1)
+    assert len(server.requests) == 4
+    # The floors of retries 1-3: half of 0.5, 1 and 2 seconds.
+    assert fake_time.sleeps == [0.25, 0.5, 1.0]
+
+
+async def test_an_http_date_retry_after_is_honoured() -> None:
+    fake_time = FakeTime(start=time.time())
+    when = datetime.now(timezone.utc) + timedelta(seconds=20)
+    calls = []
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        calls.append(request)
+        if len(calls) == 1:
+            return (
+                429,
+                {"id": "too_many_requests", "message": "x"},
+                {"retry-after": format_datetime(when, usegmt=True)},
+            )
+        return 200, {"image": {"id": 1}}, {}
+
+    async with scripted_server(handler) as server:
+        async with _client(server.url, fake_time, wall_clock=time.time) as client:
+            await client.images.get(1)
+    assert len(fake_time.sleeps) == 1
+    assert fake_time.sleeps[0] == pytest.approx(20, abs=1.5)
+
+
+async def test_an_http_date_retry_after_past_the_cap_raises_at_once(fake_time: FakeTime) -> None:
+    when = datetime.now(timezone.utc) + timedelta(hours=2)
+    headers = {"retry-after": format_datetime(when, usegmt=True)}
+    async with scripted_server(lambda r: (429, {"message": "x"}, headers)) as server:
+        async with _client(server.url, fake_time, wall_clock=time.time) as client:
+            with pytest.raises(do_images.RateLimitError) as raised:
+                await client.images.get(1)
+    assert len(server.requests) == 1
+    assert fake_time.sleeps == []
+    assert raised.value.retry_at is not None
+    assert raised.value.retry_at.timestamp() == pytest.approx(when.timestamp(), abs=1)
+
+
+# --- 13. server text -----------------------------------------------------------------------
+
+
+async def test_server_text_in_errors_is_escaped_and_bounded() -> None:
+    hostile = "line1\r\nline2 \x1b]0;pwned\x07\x1b[2J\x00 end\u202e"
+    body = {"id": "bad\nid", "message": hostile + "y" * 5_000_000, "request_id": "r\x1b[1m"}
+    async with scripted_server(lambda r: (400, body, {})) as server:
+        async with _client(server.url) as client:
+            with pytest.raises(do_images.APIError) as raised:
+                await client.images.get(1)
+    error = raised.value
+    text = str(error)
+    for raw in ("\r", "\n", "\x1b", "\x07", "\x00", "\u202e"):
+        assert raw not in text
+        assert raw not in error.message
+    assert "\\x1b]0;pwned\\x07" in text
+    assert len(text) < 1_000
+    assert len(error.message) <= 501
+    assert error.id == "bad\\x0aid"
+    assert error.request_id == "r\\x1b[1m"
+
+
+async def test_a_decode_error_excerpt_is_escaped() -> None:
+    body = b"\x1b[2J<html>\r\n" + b"z" * 10_000
+    async with scripted_server(lambda r: (200, body, {"Content-Type": "text/html"})) as server:
+        async with _client(server.url) as client:
+            with pytest.raises(do_images.ResponseDecodeError) as raised:
+                await client.images.get(1)
+    assert "\x1b" not in str(raised.value)
+    assert "\r" not in raised.value.excerpt
+    assert len(str(raised.value)) < 600
+
+
+# --- 15. lifecycle -------------------------------------------------------------------------
+
+
+async def test_a_call_on_a_closed_client_raises_client_closed_at_once(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    client = _client(emulator.url, fake_time)
+    await client.close()
+    with pytest.raises(do_images.ClientClosedError):
+        await client.images.get(1)
+    with pytest.raises(do_images.ClientClosedError):
+        [image async for image in client.images.list()]
+    assert emulator.requests == []
+    assert fake_time.sleeps == []
+
+
+async def test_calls_in_flight_when_the_client_closes_raise_client_closed(
+    emulator: Emulator,
+) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="latency", delay=2.0, times=None))
+    client = _client(emulator.url)
+    calls = [asyncio.ensure_future(client.images.get(stored["id"])) for _ in range(3)]
+    while len(emulator.requests) < 3:
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await client.close()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, do_images.ClientClosedError) for r in results), results
+    assert time.monotonic() - started < 1.5
+
+
+async def test_a_call_sleeping_before_a_retry_raises_client_closed_when_closed(
+    emulator: Emulator,
+) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="status", status=503, times=1))
+    client = _client(emulator.url, jitter=lambda: 0.0)
+    call = asyncio.ensure_future(client.images.get(stored["id"]))
+    while not emulator.requests:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # now in the 0.25 s backoff before the retry
+    await client.close()
+    with pytest.raises(do_images.ClientClosedError):
+        await call
+    assert len(emulator.requests) == 1
+
+
+async def test_a_derived_client_closes_nothing_it_shares(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    stored = emulator.add_image()
+    async with _client(emulator.url, fake_time) as parent:
+        async with parent.with_options(timeout=5) as derived:
+            await derived.images.get(stored["id"])
+        assert (await parent.images.get(stored["id"])).id == stored["id"]
+
+
+async def test_a_client_used_from_a_second_event_loop_says_so(emulator: Emulator) -> None:
+    stored = emulator.add_image()
+    client = _client(emulator.url)
+    await client.images.get(stored["id"])  # first used on this loop
+
+    def on_another_loop() -> None:
+        async def use() -> None:
+            with pytest.raises(RuntimeError, match="another event loop"):
+                await client.images.get(stored["id"])
+
+        asyncio.run(use())
+
+    await asyncio.to_thread(on_another_loop)
+    # The client still works on its own loop, and closes cleanly.
+    assert (await client.images.get(stored["id"])).id == stored["id"]
+    await client.close()
+    assert len(emulator.requests) == 2
+
+
+async def test_the_sdks_own_session_keeps_no_cookies(emulator: Emulator) -> None:
+    calls: list[web.Request] = []
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        calls.append(request)
+        return 200, {"image": {"id": 1}}, {"Set-Cookie": "session=abc; Path=/"}
+
+    async with scripted_server(handler) as server:
+        async with _client(server.url) as client:
+            await client.images.get(1)
+            await client.images.get(1)
+    assert "Cookie" not in calls[1].headers
