@@ -268,20 +268,28 @@ async def test_a_call_on_a_closed_client_raises_client_closed_at_once(
     assert fake_time.sleeps == []
 
 
-async def test_calls_in_flight_when_the_client_closes_raise_client_closed(
-    emulator: Emulator,
-) -> None:
-    stored = emulator.add_image()
-    emulator.inject(Fault(kind="latency", delay=2.0, times=None))
-    client = _client(emulator.url)
-    calls = [asyncio.ensure_future(client.images.get(stored["id"])) for _ in range(3)]
-    while len(emulator.requests) < 3:
-        await asyncio.sleep(0.01)
-    started = time.monotonic()
-    await client.close()
-    results = await asyncio.gather(*calls, return_exceptions=True)
+async def test_calls_in_flight_when_the_client_closes_raise_client_closed() -> None:
+    arrived: list[web.Request] = []
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        arrived.append(request)
+        await asyncio.sleep(2)
+        return web.Response(body=IMAGE, content_type="application/json")
+
+    async with raw_server(slow) as (url, _):
+        client = _client(url)
+        calls = [asyncio.ensure_future(client.images.get(1)) for _ in range(3)]
+        for _ in range(500):  # bounded: the three requests arrive within milliseconds
+            if len(arrived) == 3:
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await client.close()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        stopped_after = time.monotonic() - started
+    assert len(arrived) == 3
     assert all(isinstance(r, do_images.ClientClosedError) for r in results), results
-    assert time.monotonic() - started < 1.5
+    assert stopped_after < 1.5
 
 
 async def test_a_call_sleeping_before_a_retry_raises_client_closed_when_closed(
