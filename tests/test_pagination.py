@@ -9,7 +9,7 @@ import random
 import pytest
 
 import do_images
-from do_images._pagination import RecentIds
+from do_images._pagination import MAX_STALE_PAGES, PageFacts, RecentIds, page_facts
 from do_images.testing import Emulator
 
 from .conftest import TOKEN, FakeTime, leftover_tasks
@@ -228,3 +228,115 @@ def test_recent_ids_catch_repeats_within_the_window_and_stay_bounded() -> None:
     assert seen.keep_new(nameless) == (nameless, True)
     # Memory holds two generations at most, however long the walk.
     assert len(seen._recent) + len(seen._older) <= 2 * 1_000
+
+
+# --- the stop rule as a table: page_facts needs no server -----------------------------------
+
+FACTS = [
+    # number, served, before, page size, total, next link -> has_next, last page, problem?
+    (1, 200, 0, 200, 1000, True, True, 5, False),  # an honest first page
+    (5, 200, 800, 200, 1000, False, False, 5, False),  # an honest last page
+    (1, 20, 0, 20, 1000, True, True, 50, False),  # 20 served when 200 were asked: 50 pages
+    (1, 200, 0, 200, 200, True, True, 1, False),  # total lower than the pages hold: follow next
+    (3, 200, 400, 200, 200, False, False, 1, False),  # ...until the links end
+    (2, 0, 200, 200, 200, True, False, 1, False),  # an empty page past the total ends it
+    (4, 0, 3, 1, 10**12, True, False, 10**12, True),  # an empty page short of the total
+    (2, 100, 200, 200, 1000, False, False, 5, True),  # no next link, but the total says more
+    (1, 5, 0, 200, 12, None, True, 1, False),  # no links: meta.total decides
+    (3, 2, 10, 5, 12, None, False, 3, False),  # ...and ends the walk when reached
+    (1, 5, 0, 200, None, None, False, None, False),  # neither links nor total: one page
+    (1, 5, 0, 5, None, True, True, None, False),  # a next link alone: go on, nothing ahead
+    (1, 0, 0, 200, 0, False, False, 1, False),  # an empty listing
+]
+
+
+@pytest.mark.parametrize(
+    ("number", "served", "before", "size", "total", "next_link", "has_next", "last", "problem"),
+    FACTS,
+)
+def test_page_facts(
+    number: int,
+    served: int,
+    before: int,
+    size: int,
+    total: int | None,
+    next_link: bool | None,
+    has_next: bool,
+    last: int | None,
+    problem: bool,
+) -> None:
+    facts = page_facts(
+        number=number,
+        served=served,
+        served_before=before,
+        page_size=size,
+        total=total,
+        next_link=next_link,
+    )
+    assert (facts.has_next, facts.last_page, facts.problem is not None) == (has_next, last, problem)
+    assert isinstance(facts, PageFacts)
+
+
+# --- walks against servers that serve less, lie or cycle ---------------------------------
+
+
+def _capped_server(count: int, served_per_page: int, *, total: int | None = None) -> object:
+    """Serves `served_per_page` items a page whatever was asked, with next links."""
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        page = int(request.query["page"])
+        start = (page - 1) * served_per_page
+        ids = list(range(start + 1, min(start + served_per_page, count) + 1))
+        links = {"pages": {"next": "n"}} if start + served_per_page < count else {}
+        meta = {"total": count if total is None else total}
+        return 200, _page_body(ids, links=links, meta=meta), {}
+
+    return handler
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+async def test_a_server_serving_fewer_than_asked_is_walked_to_the_end(concurrency: int) -> None:
+    async with scripted_server(_capped_server(1000, 20)) as server:  # type: ignore[arg-type]
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            paginator = client.images.list(per_page=200, concurrency=concurrency)
+            ids = [i.id async for i in paginator]
+    assert ids == list(range(1, 1001))
+    # Prefetch sized itself from the 20 served, not the 200 asked: no page past 50.
+    assert sorted(int(q["page"]) for q in server.queries) == list(range(1, 51))
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+async def test_a_total_lower_than_the_pages_hold_does_not_cut_the_walk(concurrency: int) -> None:
+    async with scripted_server(_capped_server(600, 200, total=200)) as server:  # type: ignore[arg-type]
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            ids = [i.id async for i in client.images.list(concurrency=concurrency)]
+    assert ids == list(range(1, 601))
+    assert [q["page"] for q in server.queries] == ["1", "2", "3"]
+
+
+async def test_pages_that_cycle_end_with_an_error_naming_the_page() -> None:
+    def handler(request):  # type: ignore[no-untyped-def]
+        page = int(request.query["page"])
+        ids = [1, 2] if page % 2 else [3, 4]  # A, B, A, B, ...
+        return 200, _page_body(ids, links={"pages": {"next": "n"}}, meta={"total": 10**6}), {}
+
+    async with scripted_server(handler) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            with pytest.raises(do_images.ResponseDecodeError, match="page 4 and the 1 before"):
+                [i async for i in client.images.list(per_page=2, concurrency=4)]
+    # Bounded: a few pages, not the whole quota (prefetch may have asked a few ahead).
+    assert 2 + MAX_STALE_PAGES <= len(server.requests) <= 2 + MAX_STALE_PAGES + 4
+
+
+async def test_items_without_an_id_are_never_taken_for_repeats() -> None:
+    def handler(request):  # type: ignore[no-untyped-def]
+        page = int(request.query["page"])
+        items = [{"name": f"p{page}-{n}"} for n in range(2)]
+        links = {"pages": {"next": "n"}} if page < 3 else {}
+        return 200, {"images": items, "links": links, "meta": {"total": 6}}, {}
+
+    async with scripted_server(handler) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            images = [i async for i in client.images.list(per_page=2)]
+    assert [i.name for i in images] == ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]
+    assert all(i.id is None for i in images)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import do_images
 from do_images.testing import Emulator
 
 Call = Callable[[do_images.Client], Awaitable[Any] | Any]
+NAN, INF = math.nan, math.inf
 
 BAD_CALLS: list[tuple[str, Call, type[Exception], str]] = [
     ("per_page 0", lambda c: c.images.list(per_page=0), ValueError, "per_page"),
@@ -61,6 +63,10 @@ BAD_CALLS: list[tuple[str, Call, type[Exception], str]] = [
     ("update nothing", lambda c: c.images.update(1), ValueError, "name"),
     ("delete 0", lambda c: c.images.delete(0), ValueError, "image_id"),
     ("wait timeout", lambda c: c.images.wait(1, timeout=-1), ValueError, "timeout"),
+    ("wait timeout nan", lambda c: c.images.wait(1, timeout=NAN), ValueError, "timeout"),
+    ("wait interval nan", lambda c: c.images.wait(1, poll_interval=NAN), ValueError, "poll_int"),
+    ("wait interval inf", lambda c: c.images.wait(1, poll_interval=INF), ValueError, "poll_int"),
+    ("action wait nan", lambda c: c.image_actions.wait(1, 2, timeout=NAN), ValueError, "timeout"),
     ("wait interval", lambda c: c.images.wait(1, poll_interval=0), ValueError, "poll_interval"),
     ("action id", lambda c: c.image_actions.get(1, 0), ValueError, "action_id"),
     ("transfer region", lambda c: c.image_actions.transfer(1, region=None), TypeError, "region"),
@@ -117,3 +123,72 @@ async def test_bad_arguments_fail_before_any_request(
     with pytest.raises(error, match=names):
         await _run(call, client)
     assert emulator.requests == []
+
+
+# Every numeric option refuses NaN, and infinity where it means nothing, before anything runs.
+BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"timeout": INF}, "timeout"),
+    ({"timeout": NAN}, "timeout"),
+    ({"connect_timeout": NAN}, "connect_timeout"),
+    ({"max_rate_limit_wait": NAN}, "max_rate_limit_wait"),
+    ({"rate_limits": ((2, INF),)}, "rate_limits seconds"),
+    ({"rate_limits": ((2, NAN),)}, "rate_limits seconds"),
+    ({"rate_limits": ((INF, 1.0),)}, "rate_limits max_requests"),
+    ({"max_response_bytes": 0}, "max_response_bytes"),
+    ({"max_response_bytes": 1.5}, "max_response_bytes"),
+    ({"rate_limits": ((2, 1.0),), "rate_limiter": object()}, "rate_limits or rate_limiter"),
+    ({"rate_limiter": object()}, "rate_limiter"),
+    ({"trust_env": "yes"}, "trust_env"),
+]
+
+
+@pytest.mark.parametrize(("options", "names"), BAD_OPTIONS, ids=[n for _, n in BAD_OPTIONS])
+def test_bad_client_options_are_refused_naming_them(options: dict[str, Any], names: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=names):
+        do_images.Client("t", **options)
+
+
+@pytest.mark.parametrize("seconds", [NAN, INF, 0, -1])
+def test_a_deadline_must_be_a_finite_positive_number(seconds: float) -> None:
+    client = do_images.Client("t")
+    with pytest.raises(ValueError, match="seconds"), client.deadline(seconds):
+        pass
+
+
+def test_with_options_refuses_nan_too() -> None:
+    client = do_images.Client("t")
+    with pytest.raises(ValueError, match="timeout"):
+        client.with_options(timeout=NAN)
+
+
+def test_infinite_max_rate_limit_wait_and_wait_timeout_mean_no_cap() -> None:
+    # Infinity has a meaning here: wait as long as the API asks.
+    do_images.Client("t", max_rate_limit_wait=INF)
+
+
+SECRET = "dop_v1_abcdef0123456789"
+
+
+@pytest.mark.parametrize(
+    "token", [f"{SECRET[:9]}\n{SECRET[9:]}", f"{SECRET}\r\nX-Evil: 1", f"dop\x00{SECRET}"]
+)
+def test_a_token_with_control_characters_is_refused_without_echoing_it(token: str) -> None:
+    # (Surrounding whitespace, such as a file's last newline, is stripped, not refused.)
+    with pytest.raises(ValueError, match="token") as raised:
+        do_images.Client(token)
+    assert SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://user:hunter2@api.digitalocean.com",
+        "https://:hunter2@api.digitalocean.com",
+        "https://api.digitalocean.com/?x=hunter2",
+        "https://api.digitalocean.com/#hunter2",
+    ],
+)
+def test_a_base_url_with_credentials_query_or_fragment_is_refused(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url") as raised:
+        do_images.Client("t", base_url=base_url)
+    assert "hunter2" not in str(raised.value)
