@@ -29,19 +29,30 @@ async def test_create_by_email_then_cancel(emulator: Emulator, client: do_images
     )
 
 
-async def test_decline(emulator: Emulator, client: do_images.Client) -> None:
-    stored = emulator.add_image(kind="snapshot")
-    transfer_id = await client.account_transfers.create(
-        stored["id"], recipient_email="bob@example.com"
-    )
-    assert await client.account_transfers.decline(stored["id"], transfer_id=transfer_id) is None
-    decline = emulator.requests[-1]
-    assert (decline.method, decline.path, decline.json, decline.status) == (
-        "POST",
-        f"/v2/images/{stored['id']}/account_transfer/decline",
-        {"transfer_id": transfer_id},
-        204,
-    )
+async def test_decline_by_the_recipient() -> None:
+    async with Emulator(
+        seed=False, rate_limits=(), tokens={"tok-a": "alice", "tok-b": "bob"}
+    ) as emu:
+        stored = emu.add_image(kind="snapshot", account="alice")
+        async with (
+            do_images.Client("tok-a", base_url=emu.url, rate_limits=()) as alice,
+            do_images.Client("tok-b", base_url=emu.url, rate_limits=()) as bob,
+        ):
+            transfer_id = await alice.account_transfers.create(
+                stored["id"], recipient_email="bob@example.com"
+            )
+            assert (
+                await bob.account_transfers.decline(stored["id"], transfer_id=transfer_id) is None
+            )
+            decline = emu.requests[-1]
+            assert (decline.method, decline.path, decline.json, decline.status) == (
+                "POST",
+                f"/v2/images/{stored['id']}/account_transfer/decline",
+                {"transfer_id": transfer_id},
+                204,
+            )
+            # The image stayed with its sender.
+            assert [image.id async for image in alice.images.list(private=True)] == [stored["id"]]
 
 
 async def test_accept_moves_the_image() -> None:
