@@ -137,7 +137,7 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
         {
             "key": "accounts",
             "title": f"{opts.accounts} accounts x {opts.account_pages} pages x 200 images, "
-            f"{opts.latency_ms:g} ms latency, one process",
+            f"{opts.latency_ms:g} ms latency, one process, raw over one session",
             "images": opts.account_pages * 200,
             "latency_ms": opts.latency_ms,
             "baseline": report.RAW_ACCOUNTS,
@@ -145,12 +145,12 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
                 (report.RAW_ACCOUNTS, "raw-accounts", accounts),
                 (report.RAW_ACCOUNTS_IN_TURN, "raw-accounts", [*accounts, "--sequential"]),
                 (
-                    "do_images, a Client (own session) per account",
+                    "do_images, own sessions",
                     "do_images-accounts",
                     [*accounts, "--concurrency", str(opts.default_concurrency)],
                 ),
                 (
-                    "do_images, one shared session",
+                    "do_images, shared session",
                     "do_images-accounts",
                     [*accounts, "--concurrency", str(opts.default_concurrency), "--shared-session"],
                 ),

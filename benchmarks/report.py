@@ -12,8 +12,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 RAW = "raw aiohttp, concurrent"
-RAW_ACCOUNTS = "raw aiohttp, one session"
-RAW_ACCOUNTS_IN_TURN = "raw aiohttp, one session, page by page"
+# Many accounts: raw aiohttp over one session, each account's pages all at once or in turn.
+RAW_ACCOUNTS = "raw aiohttp, all at once"
+RAW_ACCOUNTS_IN_TURN = "raw aiohttp, page by page"
 PREFETCH = re.compile(r"do_images, concurrency=(\d+)$")
 
 

@@ -114,6 +114,7 @@ async def test_python_snippets_run_in_order() -> None:
     assert emu.owner(namespace["snapshots"][1].id) == "ops"
     assert emu.owner(namespace["snapshots"][2].id) == "ops"
     assert emu.owner(namespace["snapshots"][0].id) == "default"
+    assert namespace["per_account"] == {"web": 4, "ops": 2}  # as the README prints it
 
 
 async def test_the_quickstart_script_prints_distributions() -> None:
