@@ -63,7 +63,7 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(float, _float)
     conv.register_structure_hook_func(lambda cls: cls == tuple[str, ...], _strings)
     conv.register_structure_hook(datetime, _datetime)
-    structure_region = conv.get_structure_hook(Region)
+    structure_region: Callable[[Any, Any], Region] = conv.get_structure_hook(Region)
 
     def region(value: Any, cls: Any) -> Region:
         # Older answers (and python-digitalocean's fixtures) give the region as a bare slug.
@@ -233,17 +233,3 @@ def decode_error_fields(body: bytes) -> dict[str, Any]:
     except _DECODE_ERRORS:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def structure_list(data: Any, cls: type[T], *, where: str, status: int, body: bytes) -> list[T]:
-    """A list of already parsed models; a bad item's error names its index and field.
-
-    Only _pagination calls this, until it decodes pages with `decode_page`.
-    """
-    if not isinstance(data, list):
-        raise ResponseDecodeError(
-            f"{where}: expected a list, got {type(data).__name__}", status=status, body=body
-        )
-    return [
-        _lenient(item, cls, f"{where}[{index}]", status, body) for index, item in enumerate(data)
-    ]
