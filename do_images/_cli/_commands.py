@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -49,7 +49,7 @@ def _wait_options(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value is not None}
 
 
-async def _pages(paginator: Paginator[Any]) -> AsyncIterator[Batch]:
+async def _pages(paginator: Paginator[Any]) -> AsyncGenerator[Batch, None]:
     async with aclosing(paginator.pages()) as pages:
         async for page in pages:
             yield page.items, page.total
@@ -150,7 +150,7 @@ async def _report_deletions(ctx: Context, doomed: Sequence[Deletion], noun: str)
     """Delete `doomed`, print each outcome; fails (exit 3) if any deletion failed."""
     failed: list[Deletion] = []
 
-    async def watched() -> AsyncIterator[Batch]:
+    async def watched() -> AsyncGenerator[Batch, None]:
         async with aclosing(delete_all(ctx.client, doomed, ctx.args.concurrency or 16)) as done:
             async for rows, total in done:
                 failed.extend(r for r in rows if isinstance(r, Deletion) and r.error)
@@ -183,8 +183,9 @@ async def images_prune(ctx: Context) -> None:
         )
         return
     doomed: list[Deletion] = []
-    async for rows, _ in prune.walk(_pages(paginator)):
-        doomed.extend(r for r in rows if isinstance(r, Deletion))
+    async with aclosing(prune.walk(_pages(paginator))) as walk:
+        async for rows, _ in walk:
+            doomed.extend(r for r in rows if isinstance(r, Deletion))
     ctx.progress.clear()
     # Deleting only after the walk: deleting during it would shift items between pages.
     deleted = await _report_deletions(ctx, doomed, "pruning")
@@ -201,10 +202,11 @@ async def actions_list(ctx: Context) -> None:
     await ctx.out.stream(_found_pages(f"image {a.image_id}", paginator), "listing actions")
 
 
-async def _found_pages(what: str, paginator: Paginator[Any]) -> AsyncIterator[Batch]:
+async def _found_pages(what: str, paginator: Paginator[Any]) -> AsyncGenerator[Batch, None]:
     try:
-        async for batch in _pages(paginator):
-            yield batch
+        async with aclosing(_pages(paginator)) as pages:
+            async for batch in pages:
+                yield batch
     except NotFoundError as error:
         raise not_found(what, error) from error
 

@@ -6,6 +6,7 @@ from, which scheme and host could not be reached, which flag to use.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import attrs
@@ -74,11 +75,13 @@ def _connection(error: APIConnectionError, setting: Setting) -> str:
     cause, url = error.cause, setting.base_url
     if url is None or isinstance(error, DeadlineExceededError):
         return str(error)
-    if cause is None or not isinstance(cause, OSError):  # a timeout
+    if isinstance(cause, (TimeoutError, asyncio.TimeoutError)):  # builtin only from 3.11
         return f"{error} (--timeout {setting.timeout:g} s per attempt)"
+    if not isinstance(cause, OSError):
+        return str(error)
     # aiohttp's own text says "ssl:default" even for plain http: name what was really used.
     errno = cause.errno
-    reason = os.strerror(errno) if errno and errno > 0 else (cause.strerror or str(cause))
+    reason = os.strerror(errno) if errno and errno > 0 else cause.strerror or str(cause)
     return f"cannot connect to {url.scheme}://{url.host}:{url.port}: {reason}"
 
 

@@ -34,6 +34,7 @@ from ._text import safe
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
 EMULATOR_TOKEN = "emulator-token"
 YES = ("y", "yes")
+HOUR_AND_MARGIN = 4000.0  # DigitalOcean's longest window is an hour
 
 
 def token(args: argparse.Namespace) -> tuple[str, str]:
@@ -105,6 +106,10 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["rate_limits"] = ()
     elif args.rate_limit:
         options["rate_limits"] = tuple(args.rate_limit)
+    # A command waits out any window (showing it) rather than fail a long listing half-way:
+    # the SDK's default cap of 60 s suits servers, not a person who asked for every image.
+    windows = [seconds for _, seconds in args.rate_limit or ()]
+    options["max_rate_limit_wait"] = max([HOUR_AND_MARGIN, *(w * 1.1 for w in windows)])
     return options
 
 

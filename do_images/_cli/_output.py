@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -157,17 +158,20 @@ class Output:
         else:
             self._rows([value])
 
-    async def stream(self, batches: AsyncIterator[Batch], noun: str) -> int:
+    async def stream(self, batches: AsyncGenerator[Batch, None], noun: str) -> int:
         """Every result of `batches` as it arrives (progress: ``noun: count/total``); the count.
 
         A failure part-way leaves a JSON array unclosed and ends the output with INCOMPLETE.
         """
         count = 0
         try:
-            async for rows, total in batches:
-                self._rows(rows)
-                count += len(rows)
-                self._progress.show(f"{noun}: {count}" + ("" if total is None else f"/{total}"))
+            # Closed here, in this task, whatever happens: the walk's requests stop at once.
+            async with aclosing(batches):
+                async for rows, total in batches:
+                    self._rows(rows)
+                    count += len(rows)
+                    shown = "" if total is None else f"/{total}"
+                    self._progress.show(f"{noun}: {count}{shown}")
         except BaseException as error:
             if self._started and not isinstance(error, BrokenPipeError):
                 self._write(("\n" if self.fmt == "json" else "") + INCOMPLETE.format(count=count))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime, timedelta, timezone
 
 from do_images import Image
@@ -77,13 +78,14 @@ class Prune:
             return image
         return heapq.heappushpop(self._newest, entry)[2]
 
-    async def walk(self, pages: AsyncIterator[Batch]) -> AsyncIterator[Batch]:
+    async def walk(self, pages: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, None]:
         """For each page of images, the images that will not be kept (as ``would delete``)."""
-        async for items, _ in pages:
-            gone = [old for image in items if isinstance(image, Image) and self.matches(image)
-                    if (old := self._push(image)) is not None]  # fmt: skip
-            rows = [Deletion(i.id or 0, "would delete", None, i.name, i.created_at) for i in gone]
-            yield rows, None
+        async with aclosing(pages):
+            async for items, _ in pages:
+                gone = [old for image in items if isinstance(image, Image) and self.matches(image)
+                        if (old := self._push(image)) is not None]  # fmt: skip
+                yield [Deletion(i.id or 0, "would delete", None, i.name, i.created_at)
+                       for i in gone], None  # fmt: skip
 
 
 def _now() -> datetime:

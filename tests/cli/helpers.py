@@ -87,3 +87,90 @@ def image(data: dict[str, Any]) -> Image:
 def action(data: dict[str, Any]) -> Action:
     """An Action back from the CLI's JSON."""
     return Action(**{k: _revive(v, k) for k, v in data.items()})
+
+
+@attrs.frozen
+class Screen:
+    """A command run on a terminal: exit code, what the terminal showed, and stdout when it
+    was a pipe rather than the terminal."""
+
+    code: int
+    shown: str
+    out: str
+
+
+async def on_terminal(
+    *args: str,
+    columns: int = 80,
+    stdout_on_terminal: bool = True,
+    reply: bytes | None = None,
+    prompt: bytes = b"(y/N)",
+    extra_env: dict[str, str] | None = None,
+) -> Screen:
+    """Run the command with stdin and stderr (and stdout) on a pseudo-terminal `columns` wide;
+    type `reply` once `prompt` is shown. Runs without blocking the event loop."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, side_fd = pty.openpty()
+    fcntl.ioctl(side_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # blocking reads until the terminal's other side is gone
+        replied = reply is None
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # EIO: every holder of the other side has exited
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+            if not replied and prompt in b"".join(chunks):
+                os.write(main_fd, reply or b"")
+                replied = True
+
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args,
+        stdin=side_fd, stderr=side_fd,
+        stdout=side_fd if stdout_on_terminal else subprocess.PIPE,
+        env={**env(), **(extra_env or {})},
+    )  # fmt: skip
+    os.close(side_fd)
+    reader = asyncio.ensure_future(asyncio.to_thread(drain))
+    try:
+        out = b"" if proc.stdout is None else await asyncio.wait_for(proc.stdout.read(), TIMEOUT)
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+        await asyncio.wait_for(reader, TIMEOUT)
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    finally:
+        await asyncio.wait_for(reader, TIMEOUT)
+        os.close(main_fd)
+    assert proc.returncode is not None
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    return Screen(proc.returncode, shown, out.decode())
+
+
+async def start_emulator(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m do_images.testing --port 0 ARGS`` in its own process, and its URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "do_images.testing", "--port", "0", *args,
+        stdout=subprocess.PIPE, env=env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+    assert line.startswith("serving"), line
+    return proc, line.split()[-1]
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """Stop a process started here (SIGTERM, then wait)."""
+    if proc.returncode is None:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), TIMEOUT)

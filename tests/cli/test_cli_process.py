@@ -1,4 +1,5 @@
-"""Process-level behaviour: Ctrl-C, the ``emulator`` subcommand, progress only on a terminal."""
+"""Process-level behaviour: Ctrl-C (keeping what was done), the ``emulator`` subcommand,
+progress only on a terminal."""
 
 from __future__ import annotations
 
@@ -98,3 +99,48 @@ def test_progress_only_on_a_terminal() -> None:
         [*CLI, *args], capture_output=True, env=env(), timeout=TIMEOUT, check=False
     )
     assert (quiet.returncode, quiet.stderr) == (0, b"")
+
+
+WAITS = [
+    ("images", "create", "--name", "n", "--url", "https://example.com/a.img", "--region", "nyc3"),
+    ("actions", "transfer", "{snapshot}", "--region", "ams3"),
+    ("actions", "convert", "{backup}"),
+]
+
+
+@pytest.mark.parametrize("command", WAITS, ids=["create", "transfer", "convert"])
+async def test_ctrl_c_during_wait_keeps_the_new_id(command: tuple[str, ...]) -> None:
+    async with Emulator(steps=1000) as emu:
+        ids = {"snapshot": emu.add_image(kind="snapshot")["id"],
+               "backup": emu.add_image(kind="backup")["id"]}  # fmt: skip
+        args = [part.format(**ids) for part in command]
+        proc = await asyncio.create_subprocess_exec(
+            *CLI, "--base-url", str(emu.url), "--token", TOKEN, "-o", "json",
+            *args, "--wait", "--poll-interval", "0.05",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+        )  # fmt: skip
+        assert proc.stderr is not None
+        note = (await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)).decode()
+        resume = note.split("resume with: ")[1].rstrip(")\n")
+        polls = len(emu.requests) + 2
+        await _until(proc, lambda: len(emu.requests) >= polls)  # waiting, not yet done
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+        assert proc.returncode == 130
+        assert out == b""
+        assert err.decode().strip() == f"do-images: error: interrupted; resume with: {resume}"
+        # The printed command picks up the wait: still running, so it times out (exit 4),
+        # where a wrong id would be "not found" (exit 3).
+        resumed = await asyncio.create_subprocess_exec(
+            *CLI, "--base-url", str(emu.url), "--token", TOKEN, *resume.split()[1:],
+            "--wait-timeout", "0.3", "--poll-interval", "0.05",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+        )  # fmt: skip
+        _, resumed_err = await asyncio.wait_for(resumed.communicate(), TIMEOUT)
+    assert resumed.returncode == 4, resumed_err
+    if command[0] == "images":
+        image_id = int(resume.split()[-1])
+        assert note.startswith(f"created image {image_id}; waiting")
+        assert emu.image(image_id)["status"] == "NEW"  # type: ignore[index]
+    else:
+        assert note.startswith(f"started {command[1]} action ")
