@@ -188,18 +188,18 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
-def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
-    """The error for a non-2xx answer; never fails, whatever the body holds."""
-    from ._convert import decode_error_fields  # here: _convert imports this module
-
-    fields = decode_error_fields(body)
+def error_from_response(
+    status: int, headers: Mapping[str, str], fields: Mapping[str, Any], body: bytes
+) -> APIError:
+    """The error for a non-2xx answer, from its status, headers and the JSON object its body
+    held (`fields`, empty when it held none); never fails, whatever the body holds."""
     error_id = fields.get("id")
     message = fields.get("message")
     request_id = fields.get("request_id") or headers.get("x-request-id")
     error_id = error_id if isinstance(error_id, str) else None
     if not isinstance(message, str):
         # Not DigitalOcean's JSON error shape (e.g. a proxy's HTML page): say what came.
-        message = f"unexpected answer: {excerpt(body)!r}" if body else "no error body"
+        message = f"unexpected answer: '{excerpt(body)}'" if body else "no error body"
     request_id = request_id if isinstance(request_id, str) else None
     if status == 429:
         return RateLimitError(

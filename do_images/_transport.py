@@ -23,6 +23,7 @@ import attrs
 import orjson
 from yarl import URL
 
+from ._convert import decode_error_fields
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -440,7 +441,8 @@ class Transport:
                 if wait > 0:
                     await shared.limiter.pause(shared.limiter_key, wait)
         if not 200 <= status < 300:
-            return error_from_response(status, answer_headers, content)
+            fields = decode_error_fields(content)
+            return error_from_response(status, answer_headers, fields, content)
         return Response(status, content, where)
 
 

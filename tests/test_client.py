@@ -11,8 +11,8 @@ from yarl import URL
 import do_images
 from do_images.testing import Emulator, Fault
 
-from .conftest import TOKEN, FakeTime
-from .scripted import scripted_server
+from .support.fakes import TOKEN, FakeTime
+from .support.scripted import scripted_server
 
 
 def test_token_from_argument_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,76 @@ from __future__ import annotations
 import pytest
 
 import do_images
+from do_images._errors import error_from_response
 from do_images.testing import Emulator, Fault
 
-from .conftest import TOKEN, FakeTime
-from .scripted import scripted_server
+from .support.fakes import TOKEN, FakeTime
+from .support.scripted import scripted_server
+
+DO_ERROR = {"id": "some_id", "message": "Some message.", "request_id": "req-1"}
+
+# status, fields, headers -> class, id, message, request_id: the mapping as a table, no server.
+MAPPING = [
+    (400, DO_ERROR, {}, do_images.APIError, "some_id", "Some message.", "req-1"),
+    (401, DO_ERROR, {}, do_images.AuthenticationError, "some_id", "Some message.", "req-1"),
+    (403, DO_ERROR, {}, do_images.APIError, "some_id", "Some message.", "req-1"),
+    (404, DO_ERROR, {}, do_images.NotFoundError, "some_id", "Some message.", "req-1"),
+    (422, DO_ERROR, {}, do_images.UnprocessableEntityError, "some_id", "Some message.", "req-1"),
+    (429, DO_ERROR, {}, do_images.RateLimitError, "some_id", "Some message.", "req-1"),
+    (500, DO_ERROR, {}, do_images.ServerError, "some_id", "Some message.", "req-1"),
+    (503, {}, {}, do_images.ServerError, None, "no error body", None),
+    (
+        418,
+        {"message": 7, "id": ["x"]},
+        {"x-request-id": "hdr"},
+        do_images.APIError,
+        None,
+        "no error body",
+        "hdr",
+    ),
+    (404, {"message": "m"}, {"x-request-id": "hdr"}, do_images.NotFoundError, None, "m", "hdr"),
+    (404, {"message": "m", "request_id": 5}, {}, do_images.NotFoundError, None, "m", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "fields", "headers", "cls", "error_id", "message", "request_id"), MAPPING
+)
+def test_error_mapping(
+    status: int,
+    fields: dict[str, object],
+    headers: dict[str, str],
+    cls: type[do_images.APIError],
+    error_id: str | None,
+    message: str,
+    request_id: str | None,
+) -> None:
+    error = error_from_response(status, headers, fields, b"")
+    assert type(error) is cls
+    assert (error.status, error.id, error.message, error.request_id) == (
+        status,
+        error_id,
+        message,
+        request_id,
+    )
+
+
+def test_a_non_json_error_body_is_quoted_escaped_and_bounded() -> None:
+    body = b"<html>\x1b[2J Bad Gateway</html>" + b"!" * 1000
+    error = error_from_response(502, {}, {}, body)
+    assert isinstance(error, do_images.ServerError)
+    assert error.message.startswith("unexpected answer: '<html>\\x1b[2J Bad Gateway")
+    assert "\x1b" not in str(error)
+    assert len(error.message) <= 501
+
+
+def test_a_429_carries_when_to_retry() -> None:
+    headers = {"ratelimit-reset": "1800000000", "retry-after": "12"}
+    error = error_from_response(429, headers, DO_ERROR, b"")
+    assert isinstance(error, do_images.RateLimitError)
+    assert error.retry_after == 12.0
+    assert error.reset_at is not None
+    assert error.reset_at.timestamp() == 1_800_000_000
 
 
 async def test_401_is_authentication_error_with_fields() -> None:

@@ -12,8 +12,8 @@ import do_images
 from do_images._governor import MARGIN, Governor
 from do_images.testing import Emulator, Fault
 
-from .conftest import FakeTime
-from .scripted import scripted_server
+from .support.fakes import FakeTime
+from .support.scripted import scripted_server
 
 FOREVER = math.inf
 

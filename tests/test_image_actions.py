@@ -7,7 +7,7 @@ import pytest
 import do_images
 from do_images.testing import Emulator
 
-from .conftest import FakeTime
+from .support.fakes import FakeTime
 
 
 async def test_transfer_posts_type_and_region(emulator: Emulator, client: do_images.Client) -> None:

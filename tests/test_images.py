@@ -9,7 +9,7 @@ import pytest
 import do_images
 from do_images.testing import Emulator
 
-from .conftest import FakeTime
+from .support.fakes import FakeTime
 
 
 def _as_image(stored: dict[str, object]) -> do_images.Image:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 
 import pytest
+from aiohttp import web
 
 import do_images
 from do_images._pagination import MAX_STALE_PAGES, PageFacts, RecentIds, page_facts
-from do_images.testing import Emulator
+from do_images.testing import Emulator, Fault
 
-from .conftest import TOKEN, FakeTime, leftover_tasks
-from .scripted import scripted_server
+from .support.fakes import TOKEN, FakeTime, leftover_tasks
+from .support.scripted import scripted_server
 
 
 def _list_requests(emulator: Emulator) -> list[dict[str, str]]:
@@ -340,3 +342,217 @@ async def test_items_without_an_id_are_never_taken_for_repeats() -> None:
             images = [i async for i in client.images.list(per_page=2)]
     assert [i.name for i in images] == ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]
     assert all(i.id is None for i in images)
+
+
+@pytest.mark.parametrize("concurrency", [2, 5, 16])
+async def test_items_come_in_page_order_whatever_order_pages_finish(concurrency: int) -> None:
+    async def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        # Later pages answer first: page 2 is the slowest of all.
+        await asyncio.sleep(0.002 * (12 - page) if page > 1 else 0)
+        ids = [page * 100 + i for i in range(3)]
+        body = {"images": [{"id": i} for i in ids], "meta": {"total": 30}}
+        return 200, {**body, "links": {"pages": {"next": "n"}} if page < 10 else {}}, {}
+
+    async with scripted_server(handler) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            ids = [i.id async for i in client.images.list(per_page=3, concurrency=concurrency)]
+    assert ids == [page * 100 + i for page in range(1, 11) for i in range(3)]
+    assert sorted(q["page"] for q in server.queries) == sorted(str(p) for p in range(1, 11))
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_insertions_during_the_walk_yield_no_id_twice(concurrency: int) -> None:
+    async with Emulator(seed=False, rate_limits=()) as emu:
+        original = [image["id"] for image in emu.add_images(60, kind="snapshot")]
+        async with do_images.Client("t", base_url=emu.url, rate_limits=()) as client:
+            seen = []
+            async for image in client.images.list(
+                private=True, per_page=10, concurrency=concurrency
+            ):
+                seen.append(image.id)
+                if len(seen) in (5, 25):
+                    # New images sorting before everything push every later item one page on.
+                    for low_id in range(len(seen), len(seen) + 4):
+                        emu.add_image(kind="snapshot", id=low_id)
+    assert len(seen) == len(set(seen))
+    # Insertions never cost an original item (they are pushed forward, not back).
+    assert set(original) <= set(seen)
+
+
+async def test_deletions_during_the_walk_yield_no_id_twice_and_miss_only_shifted_items() -> None:
+    async with Emulator(seed=False, rate_limits=()) as emu:
+        original = [image["id"] for image in emu.add_images(50, kind="snapshot")]
+        async with do_images.Client("t", base_url=emu.url, rate_limits=()) as client:
+            seen = []
+            async for image in client.images.list(private=True, per_page=10, concurrency=1):
+                seen.append(image.id)
+                if len(seen) == 10:
+                    for gone in original[:3]:
+                        await client.images.delete(gone)
+    assert len(seen) == len(set(seen))
+    missed = set(original) - set(seen)
+    # Deleting 3 already-read items shifts 3 unread ones onto the page already read.
+    assert missed == set(original[10:13])
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_failing_middle_page_raises_after_the_pages_before_it(concurrency: int) -> None:
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        if page == 3:
+            return 500, {"id": "server_error", "message": "boom"}, {}
+        body = {"images": [{"id": page * 10 + i} for i in range(2)], "meta": {"total": 12}}
+        return 200, {**body, "links": {"pages": {"next": "n"}}}, {}
+
+    seen: list[int | None] = []
+
+    async def crawl(client: do_images.Client) -> None:
+        async for image in client.images.list(per_page=2, concurrency=concurrency):
+            seen.append(image.id)
+
+    async with scripted_server(handler) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=(), max_retries=0) as c:
+            with pytest.raises(do_images.ServerError, match="boom"):
+                await crawl(c)
+    assert seen == [10, 11, 20, 21]
+    await asyncio.sleep(0)
+    assert leftover_tasks() == set()
+
+
+async def test_breaking_out_cancels_every_prefetched_request() -> None:
+    started, abandoned = [], []
+
+    async def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        started.append(page)
+        await asyncio.sleep(0 if page <= 2 else 0.3)
+        if request.transport is None or request.transport.is_closing():
+            abandoned.append(page)  # the client hung up on this request
+        body = {"images": [{"id": page}], "meta": {"total": 100}}
+        return 200, {**body, "links": {"pages": {"next": "n"}}}, {}
+
+    async with scripted_server(handler) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            async for image in client.images.list(per_page=1, concurrency=6):
+                if image.id == 2:
+                    break
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert leftover_tasks() == set()
+        await asyncio.sleep(0.4)  # let the server's handlers notice
+    # Prefetch starts slow: pages 3 and 4 were asked ahead when the loop left at page 2 (page
+    # 4 may be cancelled before it left); each that reached the server was abandoned.
+    assert sorted(started) in ([1, 2, 3], [1, 2, 3, 4])
+    assert sorted(abandoned) == sorted(started)[2:]
+
+
+PAGES, PER_PAGE = 120, 50
+
+
+def _faults(emulator: Emulator) -> None:
+    """About 12% of requests misbehave: 5xx, 429, dropped connections, slow answers."""
+    for fault in (
+        Fault(kind="status", status=503, probability=0.04, times=None),
+        Fault(kind="status", status=500, probability=0.01, times=None),
+        Fault(
+            kind="status", status=429, probability=0.03, times=None, headers={"retry-after": "1"}
+        ),
+        Fault(kind="drop", probability=0.03, times=None),
+        Fault(kind="latency", delay=0.02, probability=0.03, times=None),
+    ):
+        emulator.inject(fault)
+
+
+async def test_soak_crawl_survives_faults_with_no_duplicate_or_loss(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake = FakeTime(start=time.time())
+    async with Emulator(seed=False, rate_limits=(), random_seed=7) as emulator:
+        expected = [image["id"] for image in emulator.add_images(PAGES * PER_PAGE)]
+        _faults(emulator)
+        async with do_images.Client(
+            "t", base_url=emulator.url, rate_limits=(), sleep=fake.sleep, clock=fake.clock
+        ) as client:
+            ids = [i.id async for i in client.images.list(per_page=PER_PAGE, concurrency=8)]
+        served = emulator.faults_served
+        attempts = served + len([r for r in emulator.requests if r.fault is None])
+    assert ids == expected
+    assert len(set(ids)) == len(ids) == PAGES * PER_PAGE
+    assert served >= 0.10 * PAGES, f"only {served} faults were injected"
+    with capsys.disabled():
+        print(f"\nsoak: {PAGES} pages, {attempts} requests, {served} faults survived")
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault(kind="status", status=503, times=None), do_images.ServerError),
+        (Fault(kind="drop", times=None), do_images.APIConnectionError),
+        (
+            Fault(kind="status", status=429, times=None, headers={"retry-after": "5"}),
+            do_images.RateLimitError,
+        ),
+    ],
+)
+async def test_permanent_faults_fail_typed_within_the_deadline(
+    fault: Fault, error: type[Exception]
+) -> None:
+    fake = FakeTime(start=time.time())
+    async with Emulator(seed=False, rate_limits=()) as emulator:
+        emulator.add_images(500)
+        emulator.inject(fault)
+        async with do_images.Client(
+            "t",
+            base_url=emulator.url,
+            rate_limits=(),
+            max_retries=100,
+            sleep=fake.sleep,
+            clock=fake.clock,
+        ) as client:
+            start = fake.now
+            with client.deadline(30), pytest.raises(error):
+                [image async for image in client.images.list(per_page=50, concurrency=4)]
+    assert fake.now - start <= 30
+
+
+def _one_try(url: object, **options: object) -> do_images.Client:
+    return do_images.Client("t", base_url=url, rate_limits=(), max_retries=0, **options)  # type: ignore[arg-type]
+
+
+async def test_absurd_meta_total_is_an_error_at_the_first_empty_page() -> None:
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        ids = [page] if page <= 3 else []
+        body = {"images": [{"id": i} for i in ids], "links": {"pages": {"next": "n"}}}
+        return 200, {**body, "meta": {"total": 10**12}}, {}
+
+    seen: list[int | None] = []
+
+    async def walk(client: do_images.Client) -> None:
+        async for image in client.images.list(per_page=1, concurrency=4):
+            seen.append(image.id)
+
+    async with scripted_server(handler) as server:
+        async with _one_try(server.url) as client:
+            # Three items where the total promises a trillion: not passed off as complete.
+            with pytest.raises(do_images.ResponseDecodeError, match="page 4 is empty"):
+                await walk(client)
+    assert seen == [1, 2, 3]
+    # Pages 1-4 were needed; at most `concurrency` more were in flight and were cancelled.
+    assert len(server.requests) <= 4 + 4
+
+
+async def test_a_next_link_that_never_ends_stops_at_the_empty_page_past_the_total() -> None:
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        links = {"pages": {"next": "https://api.digitalocean.com/v2/images?page=2"}}
+        ids = [page] if page <= 4 else []
+        body = {"images": [{"id": i} for i in ids], "links": links, "meta": {"total": 4}}
+        return 200, body, {}
+
+    async with scripted_server(handler) as server:
+        async with _one_try(server.url) as client:
+            ids = [i.id async for i in client.images.list(per_page=1, concurrency=1)]
+    assert ids == [1, 2, 3, 4]
+    assert len(server.requests) == 5

@@ -32,7 +32,7 @@ from do_images._transport import token_fingerprint
 from do_images.redis import RedisRateLimiter
 from do_images.testing import Emulator, Fault
 
-from .conftest import TOKEN
+from .support.fakes import TOKEN
 from .support.redis_server import HOW_TO_ENABLE, RedisServer, free_port, have_binary
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from yarl import URL
 import do_images
 from do_images.testing import Emulator, Fault
 
-from .conftest import TOKEN, FakeTime
-from .scripted import scripted_server
+from .support.fakes import TOKEN, FakeTime, leftover_tasks
+from .support.scripted import scripted_server
 
 IMAGE = b'{"image": {"id": 1, "name": "x"}}'
 
@@ -349,3 +349,209 @@ async def test_the_sdks_own_session_keeps_no_cookies(emulator: Emulator) -> None
             await client.images.get(1)
             await client.images.get(1)
     assert "Cookie" not in calls[1].headers
+
+
+def _one_try(url: object, **options: object) -> do_images.Client:
+    return do_images.Client("t", base_url=url, rate_limits=(), max_retries=0, **options)  # type: ignore[arg-type]
+
+
+async def test_truncated_json_body_is_a_decode_error(emulator: Emulator) -> None:
+    emulator.add_images(3)
+    emulator.inject(Fault(kind="truncate"))
+    async with _one_try(emulator.url) as client:
+        with pytest.raises(do_images.ResponseDecodeError, match="not JSON"):
+            [i async for i in client.images.list()]
+
+
+async def test_json_with_a_wrong_content_type_still_decodes() -> None:
+    body = b'{"image": {"id": 5, "name": "x"}}'
+    async with scripted_server(lambda r: (200, body, {"Content-Type": "text/plain"})) as server:
+        async with _one_try(server.url) as client:
+            assert (await client.images.get(5)).name == "x"
+
+
+@pytest.mark.parametrize("body", [b"", b"null", b"<html>ok</html>"])
+async def test_empty_null_or_html_2xx_is_a_decode_error(body: bytes) -> None:
+    async with scripted_server(lambda r: (200, body, {"Content-Type": "text/html"})) as server:
+        async with _one_try(server.url) as client:
+            with pytest.raises(do_images.ResponseDecodeError):
+                await client.images.get(5)
+
+
+async def test_a_redirect_is_not_followed_and_the_token_stays_home() -> None:
+    async with scripted_server(lambda r: (200, {"image": {"id": 1}}, {})) as elsewhere:
+        target = str(elsewhere.url / "v2" / "images" / "1")
+        async with scripted_server(lambda r: (302, b"", {"Location": target})) as server:
+            async with _one_try(server.url) as client:
+                with pytest.raises(do_images.APIError) as caught:
+                    await client.images.get(1)
+    assert caught.value.status == 302
+    assert elsewhere.requests == []
+
+
+async def test_a_slow_answer_past_the_timeout_is_a_connection_error(emulator: Emulator) -> None:
+    emulator.inject(Fault(kind="latency", delay=0.5, times=None))
+    async with _one_try(emulator.url, timeout=0.05) as client:
+        with pytest.raises(do_images.APIConnectionError, match="timed out"):
+            await client.images.get(1)
+
+
+async def test_garbage_rate_limit_headers_are_ignored(fake_time: FakeTime) -> None:
+    headers = {"ratelimit-limit": "lots", "ratelimit-reset": "soon", "retry-after": "-3"}
+    body = {"id": "too_many_requests", "message": "slow down"}
+    async with scripted_server(lambda r: (429, body, headers)) as server:
+        async with do_images.Client(
+            "t",
+            base_url=server.url,
+            rate_limits=(),
+            max_retries=1,
+            sleep=fake_time.sleep,
+            clock=fake_time.clock,
+            jitter=lambda: 0.0,
+        ) as client:
+            with pytest.raises(do_images.RateLimitError) as caught:
+                await client.images.get(1)
+    assert caught.value.retry_after is None
+    assert caught.value.reset_at is None
+    assert fake_time.sleeps == [0.25]
+
+
+def _retrying(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
+    return do_images.Client(
+        "t",
+        base_url=emulator.url,
+        rate_limits=(),
+        sleep=fake.sleep,
+        clock=fake.clock,
+        jitter=lambda: 0.5,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def test_5xx_on_get_is_retried_with_backoff(emulator: Emulator, fake_time: FakeTime) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="status", status=503, times=2))
+    async with _retrying(emulator, fake_time) as client:
+        image = await client.images.get(stored["id"])
+    assert image.id == stored["id"]
+    assert [r.status for r in emulator.requests] == [503, 503, 200]
+    assert fake_time.sleeps == [0.375, 0.75]
+
+
+async def test_connection_drop_on_get_is_retried(emulator: Emulator, fake_time: FakeTime) -> None:
+    stored = emulator.add_image()
+    # aiohttp itself re-sends an idempotent request once when the server closes the
+    # connection under it (RFC 9112 9.3.1); the second drop reaches the SDK's retry.
+    emulator.inject(Fault(kind="drop", times=2))
+    async with _retrying(emulator, fake_time) as client:
+        assert (await client.images.get(stored["id"])).id == stored["id"]
+    assert [r.fault for r in emulator.requests] == ["drop", "drop", None]
+    assert fake_time.sleeps == [0.375]
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+async def test_post_is_not_retried_on_5xx_or_drop(
+    emulator: Emulator, fake_time: FakeTime, kind: str
+) -> None:
+    emulator.inject(Fault(kind=kind, status=500, method="POST"))
+    async with _retrying(emulator, fake_time) as client:
+        with pytest.raises((do_images.ServerError, do_images.APIConnectionError)):
+            await client.images.create(name="n", url="https://e.com/x.img", region="nyc3")
+    assert len(emulator.requests) == 1
+    assert fake_time.sleeps == []
+
+
+async def test_post_is_retried_after_429_and_creates_once(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    emulator.inject(Fault(kind="status", status=429, method="POST", headers={"retry-after": "7"}))
+    async with _retrying(emulator, fake_time) as client:
+        image = await client.images.create(name="once", url="https://e.com/x.img", region="nyc3")
+        names = [i.name async for i in client.images.list(private=True)]
+    assert [r.status for r in emulator.requests if r.method == "POST"] == [429, 202]
+    assert fake_time.sleeps == [7.0]
+    assert names.count("once") == 1
+    assert image.name == "once"
+
+
+async def test_a_429_wait_past_the_cap_raises_at_once(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    emulator.inject(Fault(kind="status", status=429, headers={"retry-after": "3600"}))
+    async with _retrying(emulator, fake_time, max_rate_limit_wait=60) as client:
+        with pytest.raises(do_images.RateLimitError) as caught:
+            await client.images.get(1)
+    assert caught.value.retry_after == 3600
+    assert caught.value.reset_at is not None
+    assert fake_time.sleeps == []
+    assert len(emulator.requests) == 1
+
+
+async def test_max_retries_zero_means_one_attempt(emulator: Emulator, fake_time: FakeTime) -> None:
+    emulator.inject(Fault(kind="status", status=502, times=None))
+    async with _retrying(emulator, fake_time, max_retries=0) as client:
+        with pytest.raises(do_images.ServerError):
+            await client.images.get(1)
+    assert len(emulator.requests) == 1
+
+
+async def test_a_timed_out_get_is_retried(emulator: Emulator, fake_time: FakeTime) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="latency", delay=0.6))
+    async with _retrying(emulator, fake_time, timeout=0.2) as client:
+        image = await client.images.get(stored["id"])
+    assert image.id == stored["id"]
+    # The timed-out exchange was abandoned (so never logged as answered); the retry was.
+    assert emulator.faults_served == 1
+    assert len(emulator.requests) == 1
+    assert fake_time.sleeps == [0.375]
+
+
+async def test_with_options_overrides_per_call_and_shares_figures(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="latency", delay=0.6, times=None))
+    async with _retrying(emulator, fake_time, timeout=10) as client:
+        quick = client.with_options(timeout=0.1, max_retries=1)
+        with pytest.raises(do_images.APIConnectionError, match="timed out"):
+            await quick.images.get(stored["id"])
+        assert emulator.faults_served == 2
+        assert client.rate_limit is quick.rate_limit
+        emulator.clear_faults()
+        assert (await quick.images.get(stored["id"])).id == stored["id"]
+        assert client.rate_limit is not None
+
+
+async def test_deadline_stops_retrying_with_the_last_error(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    emulator.inject(Fault(kind="status", status=503, times=None))
+    start = fake_time.now
+    async with _retrying(emulator, fake_time, max_retries=50) as client:
+        with client.deadline(10), pytest.raises(do_images.ServerError):
+            await client.images.get(1)
+    assert fake_time.now - start <= 10
+    # 0.375 + 0.75 + 1.5 + 3 = 5.625 s of backoff fit; the next 6 s would not.
+    assert fake_time.sleeps == [0.375, 0.75, 1.5, 3.0]
+
+
+async def test_cancelling_a_request_is_not_retried_nor_wrapped(emulator: Emulator) -> None:
+    stored = emulator.add_image()
+    emulator.inject(Fault(kind="latency", delay=1.0))
+    async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
+        task = asyncio.create_task(client.images.get(stored["id"]))
+        while emulator.faults_served == 0:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.1)
+        assert emulator.faults_served == 1
+        assert emulator.requests == []
+        # The connection went back usable: the next call works at once.
+        emulator.clear_faults()
+        assert (await client.images.get(stored["id"])).id == stored["id"]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert leftover_tasks() == set()

@@ -10,8 +10,10 @@ import pytest
 from aiohttp import web
 
 import do_images
+from do_images.testing import Emulator
 
-from .scripted import scripted_server
+from .support.fakes import FakeTime
+from .support.scripted import scripted_server
 
 IMPORTING = {"image": {"id": 7, "status": "NEW"}}
 ACTION = {"action": {"id": 9, "status": "in-progress", "type": "transfer"}}
@@ -80,3 +82,38 @@ async def test_a_wait_that_succeeds_returns_the_settled_object(poll_interval: fl
             image = await client.images.wait(7, timeout=5, poll_interval=poll_interval)
     assert image.status == "available"
     assert len(polls) == 3
+
+
+def _retrying(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
+    return do_images.Client(
+        "t",
+        base_url=emulator.url,
+        rate_limits=(),
+        sleep=fake.sleep,
+        clock=fake.clock,
+        jitter=lambda: 0.5,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def test_deadline_bounds_a_wait(emulator: Emulator, fake_time: FakeTime) -> None:
+    async with Emulator(seed=False, rate_limits=(), steps=10_000) as slow:
+        image = slow.add_image(kind="custom", status="NEW")
+        async with _retrying(slow, fake_time) as client:
+            with client.deadline(20), pytest.raises(do_images.WaitTimeoutError):
+                await client.images.wait(image["id"], poll_interval=5)
+    assert sum(fake_time.sleeps) <= 20
+
+
+async def test_cancelling_a_wait(emulator: Emulator) -> None:
+    image = emulator.add_image(kind="custom", status="NEW")
+    emulator.set_image(image["id"], status="pending")
+    async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
+        task = asyncio.create_task(client.images.wait(image["id"], poll_interval=30))
+        while not emulator.requests:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert len(emulator.requests) == 1

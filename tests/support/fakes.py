@@ -1,0 +1,44 @@
+"""Test doubles shared by the suite: the one fake clock, a token, and a leftover-task probe."""
+
+from __future__ import annotations
+
+import asyncio
+
+TOKEN = "dop_v1_SECRET-token-4f2a9c-never-print-me"
+
+
+class FakeTime:
+    """A clock that moves only when the SDK sleeps, and records every sleep: the suite's one
+    fake clock, given as a client's `clock` (and as `wall_clock` where a test scripts the
+    API's reset stamps against it).
+
+    Sleepers that overlap wake together, as with a real clock: a sleep moves the clock to
+    its own wake-up time unless another sleeper already moved it further.
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0, real_pause: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.real_pause = real_pause  # lets other tasks act while a sleeper sleeps
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        wake = self.now + seconds
+        await asyncio.sleep(self.real_pause)
+        self.now = max(self.now, wake)
+
+
+def leftover_tasks() -> set[asyncio.Task[object]]:
+    """Tasks still alive besides the test itself and the in-process server's connections
+    (its handlers, and the accepting of a connection the client opened and then dropped)."""
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task()
+        and not getattr(task.get_coro(), "__qualname__", "").startswith(
+            ("RequestHandler.", "BaseSelectorEventLoop._accept_connection")
+        )
+    }
