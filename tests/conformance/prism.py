@@ -40,21 +40,24 @@ STARTUP_TIMEOUT = 30.0
 DYNAMIC_ARGS = ("-d", "--seed", "42", "--json-schema-faker-fillProperties=false")
 
 
-def unavailable(reason: str) -> NoReturn:
+def unavailable(reason: str, *, module_level: bool = False) -> NoReturn:
     """Skip the tier with `reason`; under DO_IMAGES_REQUIRE_CONFORMANCE=1 fail instead."""
     if os.environ.get("DO_IMAGES_REQUIRE_CONFORMANCE") == "1":
         pytest.fail(f"{reason} (DO_IMAGES_REQUIRE_CONFORMANCE=1 forbids skipping)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=module_level)
 
 
-def spec_path() -> Path:
+def spec_path(*, module_level: bool = False) -> Path:
+    """DigitalOcean's OpenAPI description: ``$DO_IMAGES_SPEC``, else ``../shared/openapi``."""
     configured = os.environ.get("DO_IMAGES_SPEC")
     spec = Path(configured) if configured else DEFAULT_SPEC
     if not spec.is_file():
-        where = "DO_IMAGES_SPEC" if configured else "the default location"
+        where = "from DO_IMAGES_SPEC" if configured else "beside the checkout"
         unavailable(
-            f"Prism conformance tier: no OpenAPI spec at {spec} ({where});"
-            " set DO_IMAGES_SPEC to shared/openapi/images.yaml"
+            f"conformance tier: no OpenAPI spec at {spec} ({where}); to run it, set"
+            " DO_IMAGES_SPEC=/path/to/images.yaml, DigitalOcean's OpenAPI description of"
+            " /v2/images (in this project's workspace: ../shared/openapi/images.yaml)",
+            module_level=module_level,
         )
     return spec
 

@@ -5,25 +5,17 @@ validated against DigitalOcean's official OpenAPI spec with openapi-core.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+from prism import spec_path
 
 from do_images.testing import Emulator, Fault
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC_PATH = Path(os.environ.get("DO_IMAGES_SPEC") or REPO.parent / "shared/openapi/images.yaml")
-
-if not SPEC_PATH.is_file():
-    pytest.skip(
-        f"OpenAPI spec not found at {SPEC_PATH} (set DO_IMAGES_SPEC to its path)",
-        allow_module_level=True,
-    )
+SPEC_PATH = spec_path(module_level=True)
 
 import yaml  # noqa: E402
 from openapi_core import OpenAPI  # noqa: E402
