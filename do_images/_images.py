@@ -9,7 +9,8 @@ from ._convert import decode_one
 from ._errors import DigitalOceanError, ImageFailedError, WaitTimeoutError
 from ._models import Image
 from ._pagination import Paginator
-from ._transport import Transport, present, query
+from ._params import present, query
+from ._transport import Transport
 from ._wait import poll
 
 IMAGES = ("v2", "images")
