@@ -126,8 +126,10 @@ async def _run(
 
             emulator = await stack.enter_async_context(Emulator())
             options["base_url"] = emulator.url
-        elif args.base_url is not None:
-            options["base_url"] = base_url(args.base_url)
+        else:  # the emulator is in this process: a proxy from the environment is never wanted
+            options["trust_env"] = True
+            if args.base_url is not None:
+                options["base_url"] = base_url(args.base_url)
         client = await stack.enter_async_context(Client(secret, **options))
         setting["base_url"] = client.base_url
         ctx = Context(client, args, out, progress)
