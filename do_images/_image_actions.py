@@ -20,9 +20,14 @@ class ImageActions:
         self._concurrency = concurrency
 
     def list(
-        self, image_id: int, *, per_page: int = 200, concurrency: int | None = None
+        self,
+        image_id: int,
+        *,
+        per_page: int = 200,
+        concurrency: int | None = None,
+        start_page: int = 1,
     ) -> Paginator[Action]:
-        """Every action run on an image, streamed page by page."""
+        """Every action run on an image, streamed page by page; `start_page` resumes a walk."""
         ident = check.positive_int("image_id", image_id)
         return Paginator(
             self._transport,
@@ -33,6 +38,7 @@ class ImageActions:
             per_page=check.per_page(per_page),
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
+            start_page=check.positive_int("start_page", start_page),
         )
 
     async def get(self, image_id: int, action_id: int) -> Action:

@@ -31,8 +31,11 @@ class Images:
         tag_name: str | None = None,
         per_page: int = 200,
         concurrency: int | None = None,
+        start_page: int = 1,
     ) -> Paginator[Image]:
         """Every image matching the filters, streamed page by page (nothing sent until iterated).
+
+        `start_page` resumes a walk: pass the `Page.page` after the last one you finished.
 
         >>> async for image in client.images.list(type="distribution"):
         ...     print(image.slug)
@@ -51,6 +54,7 @@ class Images:
             per_page=check.per_page(per_page),
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
+            start_page=check.positive_int("start_page", start_page),
         )
 
     async def get(self, image_id_or_slug: int | str) -> Image:

@@ -189,10 +189,14 @@ class Paginator(Generic[T]):
                 )
                 served = len(body.items)
                 if served_before is None:
-                    # The first page read tells the page size the server really serves; a
-                    # resumed walk assumes the pages before it were as full.
-                    if body.next_link or (body.total is not None and served < body.total):
-                        page_size = max(1, served)
+                    # A page with more after it shows the page size the server really serves
+                    # (it may serve fewer than asked); a resumed walk assumes the pages before
+                    # it were as full.
+                    more = body.next_link
+                    if more is None:  # no links: only page 1's count can be held to the total
+                        more = number == 1 and body.total is not None and served < body.total
+                    if more and served:
+                        page_size = served
                     served_before = (number - 1) * page_size
                 facts = page_facts(
                     number=number,

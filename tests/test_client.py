@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
+from aiohttp import web
 from yarl import URL
 
 import do_images
@@ -118,3 +121,62 @@ async def test_token_never_in_repr_str_errors_or_logs(
     for text in seen:
         assert TOKEN not in text
         assert "SECRET" not in text
+
+
+# --- proxies from the environment -----------------------------------------------------------
+
+
+@asynccontextmanager
+async def forward_proxy() -> AsyncIterator[tuple[str, list[str]]]:
+    """A plain-HTTP forward proxy on 127.0.0.1 that records each absolute URL it relays."""
+    relayed: list[str] = []
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        target = request.raw_path  # a proxy is sent the absolute URL
+        relayed.append(target)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        async with aiohttp.ClientSession() as upstream:
+            async with upstream.request(
+                request.method, target, headers=headers, data=await request.read()
+            ) as answer:
+                body = await answer.read()
+                kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+                return web.Response(status=answer.status, body=body, headers=kept)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", relay)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", relayed
+    finally:
+        await runner.cleanup()
+
+
+HOP_HEADERS = {"host", "connection", "proxy-connection", "keep-alive", "transfer-encoding",
+               "content-length", "content-encoding"}  # fmt: skip
+
+
+async def test_trust_env_takes_the_proxy_from_the_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = emulator.add_image()
+    async with forward_proxy() as (proxy, relayed):
+        for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        async with do_images.Client(TOKEN, base_url=emulator.url, trust_env=True) as client:
+            assert (await client.images.get(stored["id"])).id == stored["id"]
+        assert relayed == [str(emulator.url / "v2" / "images" / str(stored["id"]))]
+        # Off by default: the same environment, no proxy.
+        async with do_images.Client(TOKEN, base_url=emulator.url) as client:
+            await client.images.get(stored["id"])
+        assert len(relayed) == 1
+        # NO_PROXY is honoured.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with do_images.Client(TOKEN, base_url=emulator.url, trust_env=True) as client:
+            await client.images.get(stored["id"])
+        assert len(relayed) == 1
+    assert len(emulator.requests) == 3

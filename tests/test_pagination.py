@@ -556,3 +556,52 @@ async def test_a_next_link_that_never_ends_stops_at_the_empty_page_past_the_tota
             ids = [i.id async for i in client.images.list(per_page=1, concurrency=1)]
     assert ids == [1, 2, 3, 4]
     assert len(server.requests) == 5
+
+
+# --- resuming a walk ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("per_page", "stop_after"), [(200, 2), (37, 5), (37, 1), (50, 9)])
+@pytest.mark.parametrize("concurrency", [1, 8])
+async def test_start_page_resumes_a_walk_exactly(
+    emulator: Emulator, client: do_images.Client, per_page: int, stop_after: int, concurrency: int
+) -> None:
+    emulator.add_images(456)
+    everything = [i.id async for i in client.images.list(per_page=per_page)]
+    first: list[int | None] = []
+    checkpoint = 0
+    async for page in client.images.list(per_page=per_page, concurrency=concurrency).pages():
+        first.extend(image.id for image in page.items)
+        checkpoint = page.page  # what a crawler would store
+        if page.page == stop_after:
+            break
+    rest = client.images.list(per_page=per_page, concurrency=concurrency, start_page=checkpoint + 1)
+    resumed = [i.id async for i in rest]
+    assert first + resumed == everything
+    assert len(set(everything)) == 456
+
+
+async def test_start_page_past_the_end_yields_nothing(
+    emulator: Emulator, client: do_images.Client
+) -> None:
+    emulator.add_images(30)
+    assert [i async for i in client.images.list(per_page=10, start_page=4)] == []
+    assert [i async for i in client.images.list(per_page=10, start_page=9)] == []
+
+
+async def test_image_actions_resume_too(emulator: Emulator, client: do_images.Client) -> None:
+    stored = emulator.add_image(kind="snapshot")
+    for region in ("ams3", "fra1", "lon1", "sgp1", "tor1"):
+        await client.image_actions.transfer(stored["id"], region=region)
+    everything = [a.id async for a in client.image_actions.list(stored["id"], per_page=2)]
+    pages = client.image_actions.list(stored["id"], per_page=2, start_page=2)
+    assert [a.id async for a in pages] == everything[2:]
+    assert len(everything) == 5
+
+
+@pytest.mark.parametrize("start_page", [0, -1, 1.5, "2"])
+def test_start_page_must_be_a_positive_int(client: do_images.Client, start_page: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="start_page"):
+        client.images.list(start_page=start_page)  # type: ignore[arg-type]
+    with pytest.raises((ValueError, TypeError), match="start_page"):
+        client.image_actions.list(1, start_page=start_page)  # type: ignore[arg-type]

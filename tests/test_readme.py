@@ -115,6 +115,8 @@ async def test_python_snippets_run_in_order() -> None:
     assert emu.owner(namespace["snapshots"][2].id) == "ops"
     assert emu.owner(namespace["snapshots"][0].id) == "default"
     assert namespace["per_account"] == {"web": 4, "ops": 2}  # as the README prints it
+    assert namespace["traced_statuses"] == [200]
+    assert namespace["rest"] == [i.id for i in namespace["everything"]][20:]
 
 
 async def test_the_quickstart_script_prints_distributions() -> None:

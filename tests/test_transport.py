@@ -555,3 +555,38 @@ async def test_cancelling_a_request_is_not_retried_nor_wrapped(emulator: Emulato
     for _ in range(5):
         await asyncio.sleep(0)
     assert leftover_tasks() == set()
+
+
+# --- tracing with OpenTelemetry's aiohttp instrumentation -----------------------------------
+
+
+async def test_opentelemetry_traces_every_attempt_without_the_token(
+    emulator: Emulator, fake_time: FakeTime
+) -> None:
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        stored = emulator.add_image()
+        emulator.inject(Fault(kind="status", status=503, times=1))
+        async with _client(emulator.url, fake_time) as client:
+            await client.images.get(stored["id"])
+    finally:
+        instrumentor.uninstrument()
+    spans = exporter.get_finished_spans()
+    # One span per attempt: the 503 and the retry that succeeded.
+    assert [span.attributes.get("http.status_code") for span in spans if span.attributes] == [
+        503,
+        200,
+    ]
+    recorded = repr([(span.name, dict(span.attributes or {}), span.events) for span in spans])
+    assert TOKEN not in recorded
+    assert "Bearer" not in recorded
+    assert "authorization" not in recorded.lower()
