@@ -605,3 +605,19 @@ def test_start_page_must_be_a_positive_int(client: do_images.Client, start_page:
         client.images.list(start_page=start_page)  # type: ignore[arg-type]
     with pytest.raises((ValueError, TypeError), match="start_page"):
         client.image_actions.list(1, start_page=start_page)  # type: ignore[arg-type]
+
+
+async def test_default_prefetch_starts_slow_so_leaving_early_wastes_little(
+    emulator: Emulator,
+) -> None:
+    stored = emulator.add_images(100 * 20)
+    first_of_page_two = stored[20]["id"]
+    async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
+        async for image in client.images.list(per_page=20):  # default settings otherwise
+            if image.id == first_of_page_two:
+                break
+        await asyncio.sleep(0.05)  # let anything already sent arrive
+    pages = sorted(int(r.query["page"]) for r in emulator.requests)
+    assert pages[:2] == [1, 2]
+    # At most 2 page requests beyond page 2 (pages 3 and 4), not a window of 64.
+    assert len(pages) <= 4
