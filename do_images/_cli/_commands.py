@@ -19,6 +19,7 @@ from ._progress import Progress
 from ._prune import Prune
 
 T = TypeVar("T")
+DELETE_CONCURRENCY = 16  # deletes in flight by default: gentle on the quota
 
 
 @attrs.frozen
@@ -151,7 +152,8 @@ async def _report_deletions(ctx: Context, doomed: Sequence[Deletion], noun: str)
     failed: list[Deletion] = []
 
     async def watched() -> AsyncGenerator[Batch, None]:
-        async with aclosing(delete_all(ctx.client, doomed, ctx.args.concurrency or 16)) as done:
+        deleting = delete_all(ctx.client, doomed, ctx.args.concurrency or DELETE_CONCURRENCY)
+        async with aclosing(deleting) as done:
             async for rows, total in done:
                 failed.extend(r for r in rows if isinstance(r, Deletion) and r.error)
                 yield rows, total

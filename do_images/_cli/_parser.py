@@ -129,7 +129,7 @@ def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--concurrency",
         type=int,
         metavar="N",
-        help="requests a listing or a batch of deletes keeps in flight (default 16)",
+        help="requests in flight: pages of a listing (default: the SDK's), deletes (default 16)",
     )
     add(
         net,
