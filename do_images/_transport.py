@@ -458,6 +458,12 @@ def _short(error: DigitalOceanError) -> str:
 def _connection_error(exc: BaseException, method: str, url: URL) -> APIConnectionError:
     if isinstance(exc, asyncio.TimeoutError):
         message = f"{method} {url.path} timed out"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        # aiohttp's own text says "ssl:default" even for plain http; name what was tried.
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        message = (
+            f"{method} {url.path}: cannot connect to {url.scheme}://{exc.host}:{exc.port}: {reason}"
+        )
     else:
         message = f"{method} {url.path} failed: {type(exc).__name__}: {exc}"
     # aiohttp's ClientResponseError carries the request headers (the token) in its repr.

@@ -262,3 +262,6 @@ async def test_connection_refused_is_api_connection_error(fake_time: FakeTime) -
             await client.images.get(1)
     assert caught.value.cause is not None
     assert len(fake_time.sleeps) == 1
+    # The message names the scheme actually used, not aiohttp's "ssl:default".
+    assert f"cannot connect to http://127.0.0.1:{url.port}" in str(caught.value)
+    assert "ssl" not in str(caught.value)
