@@ -133,8 +133,8 @@ class Paginator(Generic[T]):
     """A lazy listing: `async for item in paginator` or `async for page in paginator.pages()`.
 
     Nothing is sent until iteration starts. Prefetch starts slow: once page 1 tells the
-    total, 1 page is requested ahead, then 2, 4, … up to `concurrency`, so a loop that leaves
-    early has spent little and a long walk keeps `concurrency` requests in flight. Items come
+    total, up to 3 pages are in flight, then 12, 48, … up to `concurrency`, so a loop that
+    leaves early has spent little and a long walk keeps `concurrency` requests in flight. Items come
     in page order; memory holds at most about `concurrency` pages, as bytes. An id is not
     yielded twice in one walk (unless over 10,000 items are inserted ahead of it meanwhile,
     see RecentIds); if items are deleted while the walk runs, items may shift onto pages
@@ -180,10 +180,16 @@ class Paginator(Generic[T]):
         page_size = self._per_page
         window = 1
         stale = 0
+        last_page: int | None = None
         try:
             while True:
-                task = in_flight.pop(number, None)
-                response = await task if task is not None else await self._fetch(number)
+                # Keep `window` pages in flight from the one needed now, never past the last
+                # page the total implies (without a total, only the page needed).
+                reach = number + window - 1 if last_page is not None else number
+                for ahead in range(number, max(number, min(reach, last_page or number)) + 1):
+                    if ahead not in in_flight:
+                        in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
+                response = await in_flight.pop(number)
                 body = decode_page(
                     response.body, self._key, self._item_type, status=response.status
                 )
@@ -217,19 +223,10 @@ class Paginator(Generic[T]):
                         status=response.status,
                     )
                 served_before += served
-                if facts.has_next and self._concurrency > 1:
-                    # Ask ahead before handing this page over, so requests overlap the work:
-                    # 1 page, then 2, 4, … (with the page awaited, at most `concurrency`),
-                    # and never past the last page the total implies.
-                    reach = number + min(window, self._concurrency - 1)
-                    if facts.last_page is None:
-                        reach = number + 1
-                    else:
-                        reach = min(reach, max(facts.last_page, number + 1))
-                    for ahead in range(number + 1, reach + 1):
-                        if ahead not in in_flight:
-                            in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
-                    window *= 2
+                last_page = facts.last_page
+                # Slow start: 1 page, then 3 (a loop that leaves during page 2 has sent at
+                # most 2 beyond it), then 4 times as many per page up to `concurrency`.
+                window = min(self._concurrency, 3 if window == 1 else 4 * window)
                 yield Page(tuple(fresh), number, self._per_page, body.total, facts.has_next)
                 if not facts.has_next:
                     return
