@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 import attrs
-import orjson
+import msgspec
 from yarl import URL
 
 from ._convert import decode_error_fields
@@ -49,31 +49,15 @@ USER_AGENT = (
 Params = Mapping[str, str | int]
 
 
-_UNPARSED: Any = object()
-
-
 class Response:
-    """A fully read 2xx answer. `data` parses the JSON body on first use (None when empty), so
-    pages fetched ahead wait as compact bytes rather than as thousands of live objects."""
+    """A fully read 2xx answer: its status and body bytes. Pages fetched ahead wait as these
+    compact bytes and are decoded only when their turn comes."""
 
-    __slots__ = ("_data", "_where", "body", "status")
+    __slots__ = ("body", "status")
 
-    def __init__(self, status: int, body: bytes, where: str):
+    def __init__(self, status: int, body: bytes):
         self.status = status
         self.body = body
-        self._where = where
-        self._data = _UNPARSED
-
-    @property
-    def data(self) -> Any:
-        if self._data is _UNPARSED:
-            try:
-                self._data = orjson.loads(self.body) if self.body else None
-            except orjson.JSONDecodeError:
-                raise ResponseDecodeError(
-                    f"{self._where}: the body is not JSON", status=self.status, body=self.body
-                ) from None
-        return self._data
 
 
 @attrs.frozen
@@ -286,7 +270,7 @@ class Transport:
     ) -> Response:
         shared, settings = self._shared, self._settings
         url = shared.base_url.joinpath(*(str(segment) for segment in segments))
-        body = None if json is None else orjson.dumps(json)
+        body = None if json is None else msgspec.json.encode(json)
         attempt = 0
         previous: DigitalOceanError | None = None
         while True:
@@ -299,7 +283,7 @@ class Transport:
                 previous = previous or APIConnectionError("a connection dropped")
             if _lost_delete_succeeded(method, outcome, previous):
                 logger.debug("DELETE %s: gone after a lost answer, so it worked", url.path)
-                return Response(204, b"", f"{method} {url.path}")
+                return Response(204, b"")
             attempt += 1
             delay = None
             if attempt <= settings.max_retries:
@@ -430,7 +414,7 @@ class Transport:
         if not 200 <= status < 300:
             fields = decode_error_fields(content)
             return error_from_response(status, answer_headers, fields, content)
-        return Response(status, content, where)
+        return Response(status, content)
 
 
 def _lost_delete_succeeded(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+import msgspec
 
 from ._errors import bad_request, unprocessable
 from ._vocab import DISTRIBUTIONS, REGION_SLUGS
@@ -15,8 +15,8 @@ _MISSING = object()
 def parse_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; DO's 400 for anything else (empty, invalid, not an object)."""
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
         raise bad_request() from None
     if not isinstance(body, dict):
         raise bad_request()

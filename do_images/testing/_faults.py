@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 
 FAULT_KINDS = frozenset({"status", "latency", "drop", "truncate", "non_json"})
 
@@ -95,5 +95,5 @@ NON_JSON_BODY = (
 
 def truncated_json() -> bytes:
     """A JSON document cut in half: valid UTF-8, invalid JSON."""
-    full = orjson.dumps(_TRUNCATED_SOURCE)
+    full = msgspec.json.encode(_TRUNCATED_SOURCE)
     return full[: len(full) // 2]

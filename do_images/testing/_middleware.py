@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -43,8 +43,10 @@ def current_call() -> Call:
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
-    """A JSON answer serialized with orjson."""
-    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+    """A JSON answer serialized with msgspec."""
+    return web.Response(
+        body=msgspec.json.encode(payload), status=status, content_type="application/json"
+    )
 
 
 def _error(
@@ -70,8 +72,8 @@ def _fault_response(fault: Fault, request: web.Request, request_id: str) -> web.
 
 def _parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
+        return msgspec.json.decode(raw) if raw else None
+    except msgspec.DecodeError:
         return None
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 from yarl import URL
 
@@ -144,8 +144,8 @@ class Emulator:
     ) -> list[dict[str, Any]]:
         """Store ``count`` images like ``add_image`` (consecutive ids, listed in that order)."""
         ids = self._store.add_many(count, kind, account, fields)
-        images: list[dict[str, Any]] = orjson.loads(
-            orjson.dumps([self._store.images[i].data for i in ids])
+        images: list[dict[str, Any]] = msgspec.json.decode(
+            msgspec.json.encode([self._store.images[i].data for i in ids])
         )
         return images
 

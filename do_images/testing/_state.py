@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
+import msgspec
 
 from . import _pagination
 from ._errors import not_found, unprocessable
@@ -452,7 +452,9 @@ class Store:
 
 def copy_image(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of an image object that shares no mutable part with the store."""
-    copied: dict[str, Any] = orjson.loads(orjson.dumps(data))  # as a client would decode it
+    copied: dict[str, Any] = msgspec.json.decode(
+        msgspec.json.encode(data)
+    )  # as a client would decode it
     return copied
 
 
