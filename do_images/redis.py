@@ -53,53 +53,72 @@ DIGITALOCEAN_LIMITS: tuple[tuple[int, float], ...] = ((250, 60.0), (5000, 3600.0
 
 # Keys live a little past their last stamp's window, so a slow caller never finds them gone.
 _EXPIRY_MARGIN_MS = 1000
+# The least slack on each window for a request's trip to the API (the API counts a request
+# when it arrives, the limiter when it leaves). Requests from several processes and machines
+# travel differently: a cold connection or a busy host adds tens of milliseconds to some, more
+# than a short window's 2%. DigitalOcean's own windows get 0.5 s either way.
+TRAVEL_SLACK = 0.15
 # After Redis fails, how long each process keeps to its own limits before trying Redis again.
 RETRY_REDIS_AFTER = 1.0
 
 # KEYS[1]: the token's pause key; KEYS[2..]: one sorted set of stamps per window.
 # ARGV[1]: this request's member; ARGV[2]: the longest acceptable wait in microseconds (-1: no
 # bound); ARGV[3]: "1" to re-check a reservation held by ARGV[1]; then per window, in KEYS
-# order: its limit and its length in microseconds. Times are microseconds of Redis's clock.
-# Answers {2, wait}: reserved now, go in `wait` microseconds; {1, wait}: the re-checked
-# reservation stands; {0, wait}: the slot is `wait` away, more than allowed, nothing was taken
-# (and a re-checked reservation was given up).
+# order: its limit and its length in microseconds; last, the keys' expiry margin in
+# milliseconds. Times are microseconds of Redis's clock.
+# Answers {2, wait}: reserved, go in `wait` microseconds; {1, wait}: re-checked, go in `wait`
+# (0: now); {0, wait}: the slot is `wait` away, more than allowed, and nothing is held.
 _ACQUIRE = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local member = ARGV[1]
 local max_wait = tonumber(ARGV[2])
+local margin = tonumber(ARGV[#ARGV])
 local stored = redis.call('GET', KEYS[1])
 local paused = stored and tonumber(stored) or 0
-if ARGV[3] == '1' then
-  local held = #KEYS > 1 and redis.call('ZSCORE', KEYS[2], member) or false
-  if paused <= now and (held or #KEYS == 1) then
-    held = held and tonumber(held) or now
-    return {1, math.max(0, held - now)}
+local windows = #KEYS - 1
+local function limit(i) return tonumber(ARGV[2 + 2 * i]) end
+local function length(i) return tonumber(ARGV[3 + 2 * i]) end
+local status, t = 2, math.max(now, paused)
+local held = windows == 0 or redis.call('ZSCORE', KEYS[2], member)
+if ARGV[3] == '1' and held and paused <= now then
+  -- About to go: check the windows as they stand now, this request's own stamp aside.
+  -- Requests stamped before it may have left later than their stamps (a busy process
+  -- wakes late), so their stamps moved to when they really left.
+  status = 1
+  if windows > 0 then t = math.max(t, tonumber(held)) end  -- woken a moment early
+  for i = 1, windows do
+    redis.call('ZREM', KEYS[i + 1], member)
+    local nth = redis.call('ZREVRANGEBYSCORE', KEYS[i + 1], now, '-inf', 'WITHSCORES',
+                           'LIMIT', limit(i) - 1, 1)
+    if nth[2] then t = math.max(t, tonumber(nth[2]) + length(i)) end
   end
-  -- Paused meanwhile (or the stamp vanished with a restarted Redis): queue again.
-  for i = 2, #KEYS do redis.call('ZREM', KEYS[i], member) end
-end
-local t = math.max(now, paused)
-for i = 2, #KEYS do
-  local limit = tonumber(ARGV[2 * i])
-  local length = tonumber(ARGV[2 * i + 1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - length)
-  local last = redis.call('ZREVRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  if last[2] then t = math.max(t, tonumber(last[2])) end
-  if redis.call('ZCARD', KEYS[i]) >= limit then
-    local nth = redis.call('ZREVRANGE', KEYS[i], limit - 1, limit - 1, 'WITHSCORES')
-    t = math.max(t, tonumber(nth[2]) + length)
+else
+  -- A new request, or one that a pause (or a restarted Redis) overtook: to the back.
+  for i = 1, windows do
+    local key = KEYS[i + 1]
+    redis.call('ZREM', key, member)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - length(i))
+    -- First come, first served: never ahead of a stamp already reserved.
+    local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+    if last[2] then t = math.max(t, tonumber(last[2])) end
+    if redis.call('ZCARD', key) >= limit(i) then
+      local nth = redis.call('ZREVRANGE', key, limit(i) - 1, limit(i) - 1, 'WITHSCORES')
+      t = math.max(t, tonumber(nth[2]) + length(i))
+    end
   end
 end
 local wait = t - now
 if max_wait >= 0 and wait > max_wait then return {0, wait} end
-local margin = tonumber(ARGV[#ARGV])
-for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], string.format('%.0f', t), member)
-  local length = tonumber(ARGV[2 * i + 1])
-  redis.call('PEXPIRE', KEYS[i], math.ceil((wait + length) / 1000) + margin)
+for i = 1, windows do
+  local key = KEYS[i + 1]
+  redis.call('ZADD', key, string.format('%.0f', t), member)
+  -- Expire when the last stamp has left the window (only ever extended: the key may hold
+  -- stamps later than this one).
+  local ttl = math.ceil((wait + length(i)) / 1000) + margin
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
-return {2, wait}
+return {status, wait}
 """
 
 # KEYS[1]: the token's pause key; ARGV[1]: the pause in microseconds; ARGV[2]: expiry margin
@@ -146,6 +165,15 @@ def _check_limits(limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float
     return tuple((int(limit), float(seconds)) for limit, seconds in windows)
 
 
+def kept_windows(limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """The windows as the limiter keeps them: each a little longer than the API's (the
+    in-process governor's margin, and at least TRAVEL_SLACK)."""
+    return tuple(
+        (limit, max(margined, seconds + TRAVEL_SLACK))
+        for (limit, seconds), (_, margined) in zip(limits, with_margin(limits), strict=True)
+    )
+
+
 def _micros(seconds: float) -> int:
     return math.ceil(seconds * 1_000_000)
 
@@ -177,10 +205,8 @@ class RedisRateLimiter:
         self._timeout = float(timeout)
         self._limits = _check_limits(limits)
         self._prefix = prefix
-        # Each window a little longer than the API's: the API counts a request when it
-        # arrives, we when it leaves (the in-process governor's margin, for the same reason).
         self._window_args: list[int] = []
-        for limit, seconds in with_margin(self._limits):
+        for limit, seconds in kept_windows(self._limits):
             self._window_args += [limit, _micros(seconds)]
         self._acquire_script = redis.register_script(_ACQUIRE)
         self._pause_script = redis.register_script(_PAUSE)
