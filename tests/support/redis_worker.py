@@ -75,7 +75,15 @@ async def _calls(client: do_images.Client, job: dict[str, Any], out: dict[str, A
     await asyncio.gather(*(task(job["calls"] // tasks) for _ in range(tasks)))
 
 
+async def _busy(after: float, seconds: float) -> None:
+    """Hold this process's event loop, as a busy host would: a waiter wakes late."""
+    await asyncio.sleep(after)
+    time.sleep(seconds)  # noqa: ASYNC251 - blocking on purpose
+
+
 async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str, Any]) -> None:
+    if job.get("busy"):
+        busy = asyncio.ensure_future(_busy(*job["busy"]))
     for _ in range(job.get("calls", 1)):
         start = time.time()
         if job["mode"] == "pause":
@@ -84,6 +92,8 @@ async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str,
         else:
             wait = await limiter.acquire(job["key"], job.get("max_wait", float("inf")))
         out["calls"].append({"start": start, "end": time.time(), "wait": wait})
+    if job.get("busy"):
+        await busy
 
 
 async def main(job: dict[str, Any]) -> dict[str, Any]:
