@@ -42,6 +42,9 @@ QUICK = {
     "uv run python benchmarks/rate_limited_crawl.py": (
         "--pages 12 --limit 10 --window 0.3 --per-page 5 --concurrency 4"
     ),
+    "uv run python benchmarks/fleet.py": (
+        "--processes 2 --pages 2 --limit 2 --window 2 --per-page 5"
+    ),
 }
 
 
