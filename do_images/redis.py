@@ -20,13 +20,22 @@ How it works, and why:
   the limit through in one window where DigitalOcean counts sliding windows. Neither shares
   a 429's pause.
 - **Pauses** (a 429, or an answer saying none remain) are one key per token holding the Redis
-  time until which nothing goes; they only ever extend. A caller woken for its reservation
-  asks the script again: if a pause arrived meanwhile, its stamp is moved behind the pause.
+  time until which nothing goes; they only ever extend.
+- **Stamped when it leaves.** A caller woken for its reservation asks the script again before
+  it goes. If a pause arrived meanwhile, it queues again behind the pause. Otherwise its stamp
+  moves to the moment it really leaves, and it goes only if the windows, as they now stand,
+  have room: a caller on a busy host that woke late pushes back those reserved after it
+  instead of crowding them.
+- **Travel slack.** The API counts a request when it arrives; each window is kept longer than
+  the API's by the in-process governor's margin (2%, at most 0.5 s) and at least
+  ``TRAVEL_SLACK`` (0.15 s), since requests from several hosts, some on cold connections,
+  travel for different times.
 - **Bounded memory.** Stamps older than their window are pruned on every call, and every key
   expires (``PEXPIRE``) a second after its last stamp leaves the window, so an idle token
   leaves nothing behind.
-- **Redis down.** A connection error or timeout switches the limiter to in-process limits
-  (one ``Governor`` per token, the same windows) with one WARNING per outage; Redis is tried
+- **Redis down.** A connection error, or a call slower than ``timeout``, switches the limiter
+  to in-process limits (the ``Governor``, same windows, per token; it also counts the requests
+  Redis let through, so it starts up to date) with one WARNING per outage; Redis is asked
   again a second later, and an INFO line says when it answers again.
 """
 
@@ -181,12 +190,12 @@ def _micros(seconds: float) -> int:
 class RedisRateLimiter:
     """Rate limits kept in Redis, shared by every process and machine that uses a token.
 
-    ``redis`` is a ``redis.asyncio.Redis``; ``limits`` are the
-    sliding windows as ``(max_requests, seconds)`` pairs, DigitalOcean's by default; ``prefix``
-    starts every key; a Redis call taking longer than ``timeout`` seconds counts as Redis being
-    unreachable. One limiter serves any number of clients and tokens: all state is per key
-    (the SDK's fingerprint of the token). Give every process of a fleet the same ``limits``:
-    they are part of the key names, so processes with other limits keep other windows.
+    ``redis`` is a ``redis.asyncio.Redis``; ``limits`` are the sliding windows as
+    ``(max_requests, seconds)`` pairs, DigitalOcean's by default; ``prefix`` starts every key; a
+    Redis call taking longer than ``timeout`` seconds counts as Redis being unreachable. One
+    limiter serves any number of clients and tokens: all state is per key (the SDK's
+    fingerprint of the token). Give every process of a fleet the same ``limits``: they are part
+    of the key names, so processes with other limits keep other windows.
     """
 
     def __init__(
