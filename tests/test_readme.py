@@ -6,7 +6,7 @@
 - `sh` lines run as commands; `uv run X` runs the venv's `X` (the same entry point). The
   test command itself cannot run inside the tests: `.ci/run` runs that exact line.
 - `text` blocks show output; the first command's sample lines must appear in its real output.
-- The two benchmark commands run with the extra arguments in QUICK: the same code on a few
+- The benchmark commands run with the extra arguments in QUICK: the same code on a few
   pages, writing to a temporary folder (the full runs take minutes and are not timed tests).
 
 Every example talks to 127.0.0.1 only: a `do_images.Client(` without `base_url` gets the
