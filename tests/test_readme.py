@@ -10,7 +10,8 @@
   pages, writing to a temporary folder (the full runs take minutes and are not timed tests).
 
 Every example talks to 127.0.0.1 only: a `do_images.Client(` without `base_url` gets the
-emulator's URL, the one textual change made to an example before it runs.
+emulator's URL, and the Redis examples' URL becomes `$DO_IMAGES_REDIS_URL` when it is set:
+the only textual changes made to an example before it runs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, flags=re.S | re.M)
 FIRST_COMMAND = "uv run do-images --emulator images list --type distribution"
 TEST_COMMAND = "uv run pytest"
 BIN = Path(sys.executable).parent
+README_REDIS = "redis://localhost:6379/0"
 QUICK = {
     "uv run --extra bench python -m benchmarks": (
         "--runs 1 --pages 3 --cpu-pages 3 --stream 400 800 --concurrency 2 --no-peers "
@@ -103,6 +105,11 @@ async def test_python_snippets_run_in_order() -> None:
             for code in _blocks("python"):
                 if _is_script(code) or _names_a_file(code):
                     continue
+                # The Redis examples use the test run's redis-server where there is one (CI
+                # has); elsewhere they show the documented fallback to in-process limits.
+                code = code.replace(
+                    README_REDIS, os.environ.get("DO_IMAGES_REDIS_URL", README_REDIS)
+                )
                 compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
                 result = eval(compiled, namespace)  # the README's own example code
                 if asyncio.iscoroutine(result):
