@@ -15,7 +15,7 @@ import do_images
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN, FakeTime
-from .support.scripted import scripted_server
+from .support.scripted import scripted_server, serving
 
 
 def test_token_from_argument_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,16 +143,8 @@ async def forward_proxy() -> AsyncIterator[tuple[str, list[str]]]:
                 kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
                 return web.Response(status=answer.status, body=body, headers=kept)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", relay)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", relayed
-    finally:
-        await runner.cleanup()
+    async with serving(relay) as url:
+        yield str(url), relayed
 
 
 HOP_HEADERS = {"host", "connection", "proxy-connection", "keep-alive", "transfer-encoding",

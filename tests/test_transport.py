@@ -7,8 +7,6 @@ import asyncio
 import gzip
 import time
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -20,31 +18,10 @@ from yarl import URL
 import do_images
 from do_images.testing import Emulator, Fault
 
-from .support.fakes import TOKEN, FakeTime, leftover_tasks
-from .support.scripted import scripted_server
+from .support.fakes import TOKEN, FakeTime, leftover_tasks, retrying_client
+from .support.scripted import raw_server, scripted_server
 
 IMAGE = b'{"image": {"id": 1, "name": "x"}}'
-
-
-@asynccontextmanager
-async def raw_server(handler: object) -> AsyncIterator[tuple[URL, list[web.Request]]]:
-    """A server whose handler writes its answer itself (streams, odd encodings)."""
-    seen: list[web.Request] = []
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        seen.append(request)
-        return await handler(request)  # type: ignore[operator, no-any-return]
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield URL(f"http://127.0.0.1:{runner.addresses[0][1]}"), seen
-    finally:
-        await runner.cleanup()
 
 
 def _client(url: URL, fake_time: FakeTime | None = None, **options: object) -> do_images.Client:
@@ -416,22 +393,10 @@ async def test_garbage_rate_limit_headers_are_ignored(fake_time: FakeTime) -> No
     assert fake_time.sleeps == [0.25]
 
 
-def _retrying(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
-    return do_images.Client(
-        "t",
-        base_url=emulator.url,
-        rate_limits=(),
-        sleep=fake.sleep,
-        clock=fake.clock,
-        jitter=lambda: 0.5,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 async def test_5xx_on_get_is_retried_with_backoff(emulator: Emulator, fake_time: FakeTime) -> None:
     stored = emulator.add_image()
     emulator.inject(Fault(kind="status", status=503, times=2))
-    async with _retrying(emulator, fake_time) as client:
+    async with retrying_client(emulator, fake_time) as client:
         image = await client.images.get(stored["id"])
     assert image.id == stored["id"]
     assert [r.status for r in emulator.requests] == [503, 503, 200]
@@ -443,7 +408,7 @@ async def test_connection_drop_on_get_is_retried(emulator: Emulator, fake_time: 
     # aiohttp itself re-sends an idempotent request once when the server closes the
     # connection under it (RFC 9112 9.3.1); the second drop reaches the SDK's retry.
     emulator.inject(Fault(kind="drop", times=2))
-    async with _retrying(emulator, fake_time) as client:
+    async with retrying_client(emulator, fake_time) as client:
         assert (await client.images.get(stored["id"])).id == stored["id"]
     assert [r.fault for r in emulator.requests] == ["drop", "drop", None]
     assert fake_time.sleeps == [0.375]
@@ -454,7 +419,7 @@ async def test_post_is_not_retried_on_5xx_or_drop(
     emulator: Emulator, fake_time: FakeTime, kind: str
 ) -> None:
     emulator.inject(Fault(kind=kind, status=500, method="POST"))
-    async with _retrying(emulator, fake_time) as client:
+    async with retrying_client(emulator, fake_time) as client:
         with pytest.raises((do_images.ServerError, do_images.APIConnectionError)):
             await client.images.create(name="n", url="https://e.com/x.img", region="nyc3")
     assert len(emulator.requests) == 1
@@ -465,7 +430,7 @@ async def test_post_is_retried_after_429_and_creates_once(
     emulator: Emulator, fake_time: FakeTime
 ) -> None:
     emulator.inject(Fault(kind="status", status=429, method="POST", headers={"retry-after": "7"}))
-    async with _retrying(emulator, fake_time) as client:
+    async with retrying_client(emulator, fake_time) as client:
         image = await client.images.create(name="once", url="https://e.com/x.img", region="nyc3")
         names = [i.name async for i in client.images.list(private=True)]
     assert [r.status for r in emulator.requests if r.method == "POST"] == [429, 202]
@@ -478,7 +443,7 @@ async def test_a_429_wait_past_the_cap_raises_at_once(
     emulator: Emulator, fake_time: FakeTime
 ) -> None:
     emulator.inject(Fault(kind="status", status=429, headers={"retry-after": "3600"}))
-    async with _retrying(emulator, fake_time, max_rate_limit_wait=60) as client:
+    async with retrying_client(emulator, fake_time, max_rate_limit_wait=60) as client:
         with pytest.raises(do_images.RateLimitError) as caught:
             await client.images.get(1)
     assert caught.value.retry_after == 3600
@@ -489,7 +454,7 @@ async def test_a_429_wait_past_the_cap_raises_at_once(
 
 async def test_max_retries_zero_means_one_attempt(emulator: Emulator, fake_time: FakeTime) -> None:
     emulator.inject(Fault(kind="status", status=502, times=None))
-    async with _retrying(emulator, fake_time, max_retries=0) as client:
+    async with retrying_client(emulator, fake_time, max_retries=0) as client:
         with pytest.raises(do_images.ServerError):
             await client.images.get(1)
     assert len(emulator.requests) == 1
@@ -498,7 +463,7 @@ async def test_max_retries_zero_means_one_attempt(emulator: Emulator, fake_time:
 async def test_a_timed_out_get_is_retried(emulator: Emulator, fake_time: FakeTime) -> None:
     stored = emulator.add_image()
     emulator.inject(Fault(kind="latency", delay=0.6))
-    async with _retrying(emulator, fake_time, timeout=0.2) as client:
+    async with retrying_client(emulator, fake_time, timeout=0.2) as client:
         image = await client.images.get(stored["id"])
     assert image.id == stored["id"]
     # The timed-out exchange was abandoned (so never logged as answered); the retry was.
@@ -512,7 +477,7 @@ async def test_with_options_overrides_per_call_and_shares_figures(
 ) -> None:
     stored = emulator.add_image()
     emulator.inject(Fault(kind="latency", delay=0.6, times=None))
-    async with _retrying(emulator, fake_time, timeout=10) as client:
+    async with retrying_client(emulator, fake_time, timeout=10) as client:
         quick = client.with_options(timeout=0.1, max_retries=1)
         with pytest.raises(do_images.APIConnectionError, match="timed out"):
             await quick.images.get(stored["id"])
@@ -528,7 +493,7 @@ async def test_deadline_stops_retrying_with_the_last_error(
 ) -> None:
     emulator.inject(Fault(kind="status", status=503, times=None))
     start = fake_time.now
-    async with _retrying(emulator, fake_time, max_retries=50) as client:
+    async with retrying_client(emulator, fake_time, max_retries=50) as client:
         with client.deadline(10), pytest.raises(do_images.ServerError):
             await client.images.get(1)
     assert fake_time.now - start <= 10

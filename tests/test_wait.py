@@ -12,7 +12,7 @@ from aiohttp import web
 import do_images
 from do_images.testing import Emulator
 
-from .support.fakes import FakeTime
+from .support.fakes import FakeTime, retrying_client
 from .support.scripted import scripted_server
 
 IMPORTING = {"image": {"id": 7, "status": "NEW"}}
@@ -84,22 +84,10 @@ async def test_a_wait_that_succeeds_returns_the_settled_object(poll_interval: fl
     assert len(polls) == 3
 
 
-def _retrying(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
-    return do_images.Client(
-        "t",
-        base_url=emulator.url,
-        rate_limits=(),
-        sleep=fake.sleep,
-        clock=fake.clock,
-        jitter=lambda: 0.5,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 async def test_deadline_bounds_a_wait(emulator: Emulator, fake_time: FakeTime) -> None:
     async with Emulator(seed=False, rate_limits=(), steps=10_000) as slow:
         image = slow.add_image(kind="custom", status="NEW")
-        async with _retrying(slow, fake_time) as client:
+        async with retrying_client(slow, fake_time) as client:
             with client.deadline(20), pytest.raises(do_images.WaitTimeoutError):
                 await client.images.wait(image["id"], poll_interval=5)
     assert sum(fake_time.sleeps) <= 20

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import do_images
+from do_images.testing import Emulator
+
 TOKEN = "dop_v1_SECRET-token-4f2a9c-never-print-me"
 
 
@@ -42,3 +45,17 @@ def leftover_tasks() -> set[asyncio.Task[object]]:
             ("RequestHandler.", "BaseSelectorEventLoop._accept_connection")
         )
     }
+
+
+def retrying_client(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
+    """A client of `emulator` on the fake clock, with no client-side limits and fixed jitter,
+    so that retry tests can assert exact delays."""
+    return do_images.Client(
+        "t",
+        base_url=emulator.url,
+        rate_limits=(),
+        sleep=fake.sleep,
+        clock=fake.clock,
+        jitter=lambda: 0.5,
+        **options,  # type: ignore[arg-type]
+    )
