@@ -212,8 +212,6 @@ class Paginator(Generic[T]):
                     total=body.total,
                     next_link=body.next_link,
                 )
-                if facts.problem is not None:
-                    raise ResponseDecodeError(facts.problem, status=response.status)
                 fresh, anything_new = seen.keep_new(body.items)
                 stale = 0 if anything_new or not served else stale + 1
                 if stale >= MAX_STALE_PAGES:
@@ -228,6 +226,10 @@ class Paginator(Generic[T]):
                 # most 2 beyond it), then 4 times as many per page up to `concurrency`.
                 window = min(self._concurrency, 3 if window == 1 else 4 * window)
                 yield Page(tuple(fresh), number, self._per_page, body.total, facts.has_next)
+                if facts.problem is not None:
+                    # After the page's items: a caller that wanted only them has them; a walk
+                    # that would end here is not passed off as complete.
+                    raise ResponseDecodeError(facts.problem, status=response.status)
                 if not facts.has_next:
                     return
                 number += 1

@@ -17,6 +17,7 @@ from ._transport import DEADLINE, Transport
 T = TypeVar("T")
 BACKOFF_FACTOR = 1.5
 MAX_POLL_INTERVAL = 30.0
+FIRST_POLL = 1.0
 
 
 async def poll(
@@ -32,13 +33,23 @@ async def poll(
     """Fetch until `done`; raise what `failed` returns, or `timed_out(last)` past `timeout`
     (or past the caller's `Client.deadline`, whichever comes first)."""
     clock, sleep = transport.clock, transport.sleep
-    budgets = [b for b in (timeout, transport.remaining()) if b is not None]
-    deadline = clock() + min(budgets) if budgets else None
+    start = clock()
+    outer = transport.remaining()
+    outer_deadline = None if outer is None else start + outer
+    budgets = [b for b in (timeout, outer) if b is not None]
+    deadline = start + min(budgets) if budgets else None
+    # The first poll always gets FIRST_POLL seconds (within the caller's own deadline), so
+    # that `wait(timeout=0)` looks once; a wait still ends within `timeout` + 1 s.
+    first_deadline = deadline
+    if timeout is not None and timeout < FIRST_POLL:
+        first_deadline = start + FIRST_POLL
+        if outer_deadline is not None:
+            first_deadline = min(first_deadline, outer_deadline)
     interval = poll_interval
     ceiling = max(poll_interval, MAX_POLL_INTERVAL)
     current: T | None = None
     while True:
-        token = DEADLINE.set(deadline)
+        token = DEADLINE.set(first_deadline if current is None else deadline)
         try:
             current = await fetch()
         except DeadlineExceededError:

@@ -418,26 +418,27 @@ def assert_example_action(action: do_images.Action) -> None:
 
 
 async def test_image_actions_list(client: do_images.Client) -> None:
-    actions = [action async for action in client.image_actions.list(7555620)]
+    page = await first_page(client.image_actions.list(7555620))
     [exchange] = RECORDER.new()
     assert exchange.path == "/v2/images/7555620/actions"
     assert exchange.query == {"page": "1", "per_page": "200"}
-    [action] = actions
+    [action] = page.items
     assert (action.id, action.status, action.type) == (29410565, "completed", "transfer")
     assert aware(action.completed_at) > aware(action.started_at)
     assert action.region is not None
     assert action.region.slug == action.region_slug == "nyc2"
     assert action.region.name == "New York 2"
-    # The example's `links.pages.next` says more follow, but `meta.total` (5) fits in one
-    # page of 200: the SDK trusts the count and sends nothing more.
+    assert (page.total, page.has_next) == (5, True)
 
 
 async def test_image_actions_list_sees_the_mock_ignores_page(client: do_images.Client) -> None:
-    """per_page=1 against the example (total 5) asks for page 2, which repeats page 1:
-    the SDK says so instead of yielding the same action five times."""
-    with pytest.raises(do_images.ResponseDecodeError, match="page 2 repeats page 1"):
-        _ = [a async for a in client.image_actions.list(7555620, per_page=1, concurrency=1)]
-    assert [e.query["page"] for e in RECORDER.new()] == ["1", "2"]
+    """The example serves 1 action, says 5 exist and links a next page; the static mock
+    answers page 2 and 3 with the same action. The walk follows the link (the served count
+    is below the total) and, finding nothing new, says so instead of passing off 1 of 5
+    actions as the whole list, or yielding the same action five times."""
+    with pytest.raises(do_images.ResponseDecodeError, match="page 3 and the 1 before"):
+        _ = [a async for a in client.image_actions.list(7555620, concurrency=1)]
+    assert [e.query["page"] for e in RECORDER.new()] == ["1", "2", "3"]
 
 
 async def test_image_actions_get(client: do_images.Client) -> None:
