@@ -105,3 +105,14 @@ async def test_cancelling_a_wait(emulator: Emulator) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert len(emulator.requests) == 1
+
+
+async def test_a_zero_timeout_looks_once() -> None:
+    async with scripted_server(lambda r: (200, IMPORTING, {})) as server:
+        async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
+            elapsed, error = await _timed(client.images.wait(7, timeout=0))
+    assert isinstance(error, do_images.WaitTimeoutError)
+    assert isinstance(error.last, do_images.Image)
+    assert error.last.status == "NEW"
+    assert len(server.requests) == 1
+    assert elapsed < 1
