@@ -31,9 +31,11 @@ EXCERPT_CHARS = 200
 # Server text kept in an error (a message, an id) is cut to this many characters.
 SERVER_TEXT_CHARS = 500
 
-# C0, DEL and C1 controls, and the bidirectional overrides that can make text read backwards:
-# shown as visible escapes so server text can neither move a terminal's cursor nor split a log line.
-_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+# C0, DEL and C1 controls, the line and paragraph separators, and the bidirectional marks and
+# overrides that can make text read backwards: shown as visible escapes so server text can
+# neither move a terminal's cursor nor split a log line. (The CLI's `_cli/_text.py` escapes the
+# same set; it may use only the public SDK, so it keeps its own copy.)
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029,
              *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
 _ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROLS}
 

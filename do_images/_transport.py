@@ -318,7 +318,6 @@ class Transport:
         if remaining is not None and bound_by_deadline:
             budget = max(0.0, remaining)
         wait = await shared.limiter.acquire(shared.limiter_key, budget)
-        self._check_open()
         if wait is None:
             return
         if bound_by_deadline:

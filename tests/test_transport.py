@@ -200,7 +200,7 @@ async def test_an_http_date_retry_after_past_the_cap_raises_at_once(fake_time: F
 
 
 async def test_server_text_in_errors_is_escaped_and_bounded() -> None:
-    hostile = "line1\r\nline2 \x1b]0;pwned\x07\x1b[2J\x00 end\u202e"
+    hostile = "line1\r\nline2 \x1b]0;pwned\x07\x1b[2J\x00 end\u202e\u2028"
     body = {"id": "bad\nid", "message": hostile + "y" * 5_000_000, "request_id": "r\x1b[1m"}
     async with scripted_server(lambda r: (400, body, {})) as server:
         async with _client(server.url) as client:
@@ -208,7 +208,7 @@ async def test_server_text_in_errors_is_escaped_and_bounded() -> None:
                 await client.images.get(1)
     error = raised.value
     text = str(error)
-    for raw in ("\r", "\n", "\x1b", "\x07", "\x00", "\u202e"):
+    for raw in ("\r", "\n", "\x1b", "\x07", "\x00", "\u202e", "\u2028"):
         assert raw not in text
         assert raw not in error.message
     assert "\\x1b]0;pwned\\x07" in text

@@ -8,9 +8,18 @@ from __future__ import annotations
 import unicodedata
 
 ELLIPSIS = "…"
-# Line and paragraph separators and the bidirectional overrides/isolates can reorder or split
-# what a terminal shows, as control characters can; they are escaped too.
-_INVISIBLE = {0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F}
+# Line and paragraph separators and the bidirectional marks, overrides and isolates can reorder
+# or split what a terminal shows, as control characters can; they are escaped too. (The same set
+# as the SDK's `printable`, which this module may not import: the CLI uses only the public SDK.)
+_INVISIBLE = {
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
 
 
 def _escape(char: str) -> str:
