@@ -41,6 +41,13 @@ class RateLimiter(Protocol):
         A pause only ever extends an earlier one."""
         ...
 
+    async def answered(self, key: str) -> None:
+        """One request of `key` that `acquire` let go has had its answer (or failed, or was
+        abandoned): from now on it counts in each window until now plus the window's length.
+        Until then it holds its slot. The SDK calls this exactly once per successful
+        `acquire`; slots are interchangeable, so no ticket is needed."""
+        ...
+
 
 def with_margin(windows: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
     """`(max_requests, seconds)` windows with the travel margin added to each length."""
@@ -120,6 +127,10 @@ class Governor:
             await self._sleep(wait)
             waited += wait
             start = self._clock()
+        return None
+
+    async def answered(self, key: str) -> None:
+        # Placeholder until the governor holds slots until the answer (issue 19).
         return None
 
     async def pause(self, key: str, seconds: float) -> None:

@@ -283,6 +283,10 @@ class RedisRateLimiter:
         # Redis is unreachable: this process keeps to the limits on its own.
         return await self._local.acquire(key, max(0.0, max_wait - (time.monotonic() - started)))
 
+    async def answered(self, key: str) -> None:
+        # Placeholder until slots are held until the answer (issue 19).
+        return None
+
     async def pause(self, key: str, seconds: float) -> None:
         """Hold every request of ``key``, in every process, for ``seconds`` from now."""
         # Mirrored in process, so that a pause outlives an outage that starts during it.
