@@ -47,6 +47,10 @@ class RateWindow:
             ) from None
 
 
+MAX_PAUSE = 3600.0
+"""The longest pause any server-given time (``retry-after``, ``ratelimit-reset``) or stored
+pause can impose, in seconds: longer or malformed values are clamped to it, never trusted."""
+
 DIGITALOCEAN_LIMITS: tuple[RateWindow, ...] = (RateWindow(250, 60.0), RateWindow(5000, 3600.0))
 """DigitalOcean's limits per token: 250 requests a minute and 5,000 an hour."""
 

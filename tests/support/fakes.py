@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import do_images
+from do_images._clock import Clock
 from do_images.testing import Emulator
 
 TOKEN = "dop_v1_SECRET-token-4f2a9c-never-print-me"
 
 
-class FakeTime:
+class FakeTime(Clock):
     """A clock that moves only when the SDK sleeps, and records every sleep: the suite's one
-    fake clock, given as a client's `clock` (and as `wall_clock` where a test scripts the
-    API's reset stamps against it).
+    fake clock, a `do_images` Clock (monotonic and wall time are the same fake seconds, so a
+    test can script the API's reset stamps against it; jitter is a fixed 0.5).
 
     Sleepers that overlap wake together, as with a real clock: a sleep moves the clock to
     its own wake-up time unless another sleeper already moved it further.
@@ -24,7 +25,17 @@ class FakeTime:
         self.sleeps: list[float] = []
         self.real_pause = real_pause  # lets other tasks act while a sleeper sleeps
 
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now
+
+    def jitter(self) -> float:
+        return 0.5
+
     def clock(self) -> float:
+        """The fake seconds as a plain callable (for APIs that take a time function)."""
         return self.now
 
     async def sleep(self, seconds: float) -> None:
