@@ -472,7 +472,7 @@ async def test_soak_crawl_survives_faults_with_no_duplicate_or_loss(
         expected = [image["id"] for image in emulator.add_images(PAGES * PER_PAGE)]
         _faults(emulator)
         async with do_images.Client(
-            "t", base_url=emulator.url, rate_limits=(), sleep=fake.sleep, clock=fake.clock
+            "t", base_url=emulator.url, rate_limits=(), clock=fake
         ) as client:
             ids = [i.id async for i in client.images.list(per_page=PER_PAGE, concurrency=8)]
         served = emulator.faults_served
@@ -507,8 +507,7 @@ async def test_permanent_faults_fail_typed_within_the_deadline(
             base_url=emulator.url,
             rate_limits=(),
             max_retries=100,
-            sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         ) as client:
             start = fake.now
             with client.deadline(30), pytest.raises(error):
