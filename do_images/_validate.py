@@ -32,6 +32,7 @@ def positive_int(name: str, value: Any) -> int:
 def image_id_or_slug(value: Any) -> int | str:
     """A positive id, or a public image's slug (no '/', which yarl would not quote)."""
     if isinstance(value, str):
+        _encodable("image_id_or_slug", value)
         if not _SLUG.fullmatch(value):
             raise ValueError(
                 f"image_id_or_slug must be a positive id or a slug such as 'ubuntu-24-04-x64',"
@@ -64,6 +65,19 @@ def optional_bool(name: str, value: Any) -> bool | None:
     return value
 
 
+def _encodable(name: str, value: str) -> str:
+    """`value`, unless it holds a lone surrogate (how Python keeps a byte it could not decode,
+    e.g. from the environment or a file name), which no request can carry."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} is not valid Unicode text: it holds a lone surrogate at position"
+            f" {error.start} (an undecodable byte?)"
+        ) from None
+    return value
+
+
 def text(name: str, value: Any, *, required: bool = False) -> str | None:
     """A string argument; `required` ones may be neither None nor blank."""
     if value is None and not required:
@@ -72,7 +86,7 @@ def text(name: str, value: Any, *, required: bool = False) -> str | None:
         raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if required and not value.strip():
         raise ValueError(f"{name} must not be empty")
-    return value
+    return _encodable(name, value)
 
 
 def name(value: Any, *, required: bool) -> str | None:
@@ -108,6 +122,7 @@ def tags(value: Any) -> list[str] | None:
     for item in items:
         if not isinstance(item, str) or not item:
             raise TypeError(f"tags must hold non-empty strings, got {item!r}")
+        _encodable("tags", item)
     return items
 
 

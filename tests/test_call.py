@@ -14,6 +14,7 @@ from yarl import URL
 
 import do_images
 from do_images._clock import Clock
+from do_images._windows import MAX_PAUSE
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN, FakeTime, leftover_tasks, retrying_client
@@ -325,3 +326,213 @@ async def test_cancelling_a_request_is_not_retried_nor_wrapped(emulator: Emulato
     for _ in range(5):
         await asyncio.sleep(0)
     assert leftover_tasks() == set()
+
+
+# --- issue 19, the call side: the limiter hears `answered` once per attempt it let go -------
+
+
+class Counting:
+    """A custom RateLimiter that lets everything go and counts its calls."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+        self.answered_count = 0
+
+    async def acquire(self, key: str, max_wait: float) -> float | None:
+        self.acquired += 1
+        return None
+
+    async def pause(self, key: str, seconds: float) -> None:
+        return None
+
+    async def answered(self, key: str) -> None:
+        await asyncio.sleep(0)  # a real limiter may await (Redis): the report must survive it
+        self.answered_count += 1
+
+
+async def _settled(limiter: Counting) -> None:
+    for _ in range(100):  # bounded: a report still running finishes within a few loop turns
+        if limiter.answered_count >= limiter.acquired:
+            return
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "attempts"),
+    [("success", 1), ("5xx retried", 3), ("timeout", 2), ("refused", 2), ("cancelled", 1)],
+)
+async def test_every_acquire_is_answered_exactly_once(
+    emulator: Emulator, fake_time: FakeTime, scenario: str, attempts: int
+) -> None:
+    stored = emulator.add_image()
+    limiter = Counting()
+    url = emulator.url
+    options: dict[str, object] = {"max_retries": attempts - 1}
+    if scenario == "5xx retried":
+        emulator.inject(Fault(kind="status", status=503, times=2))
+    elif scenario == "timeout":
+        emulator.inject(Fault(kind="latency", delay=2.0, times=None))
+        options["timeout"] = 0.1
+    elif scenario == "refused":
+        async with scripted_server(lambda r: (200, {}, {})) as gone:
+            url = gone.url  # nothing listens there any more
+    elif scenario == "cancelled":
+        emulator.inject(Fault(kind="latency", delay=5.0))
+    async with do_images.Client(
+        TOKEN,
+        base_url=url,
+        rate_limiter=limiter,
+        clock=fake_time,
+        **options,  # type: ignore[arg-type]
+    ) as client:
+        call = asyncio.ensure_future(client.images.get(stored["id"]))
+        if scenario == "cancelled":
+            for _ in range(500):  # bounded: the request arrives within milliseconds
+                if emulator.faults_served:
+                    break
+                await asyncio.sleep(0.01)
+            call.cancel()
+        result = (await asyncio.gather(call, return_exceptions=True))[0]
+        await _settled(limiter)
+    expected = {
+        "success": do_images.Image,
+        "5xx retried": do_images.Image,
+        "timeout": do_images.APIConnectionError,
+        "refused": do_images.APIConnectionError,
+        "cancelled": asyncio.CancelledError,
+    }[scenario]
+    assert isinstance(result, expected), result
+    assert limiter.acquired == attempts
+    assert limiter.answered_count == attempts
+
+
+# --- issue 15 class 1: a default client paces itself through any number of pages -----------
+
+
+async def test_a_default_client_walks_400_pages_at_250_a_minute(fake_time: FakeTime) -> None:
+    pages = 400
+    arrived: list[float] = []  # the fake clock when each page request reached the server
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        arrived.append(fake_time.now)
+        page = int(request.query["page"])
+        links = {"pages": {"next": "n"}} if page < pages else {}
+        return 200, {"images": [{"id": page}], "links": links, "meta": {"total": pages}}, {}
+
+    async with scripted_server(handler) as server:
+        # DigitalOcean's limits and the default max_rate_limit_wait; one page in flight, so the
+        # fake clock moves only between requests and the server sees them as the client sent.
+        async with do_images.Client(TOKEN, base_url=server.url, clock=fake_time) as client:
+            ids = [image.id async for image in client.images.list(per_page=1, concurrency=1)]
+    assert ids == list(range(1, pages + 1))
+    assert len(arrived) == pages
+    assert arrived[-1] - arrived[0] >= 60  # 400 requests cannot fit in one minute
+    # No 60 s span saw more than 250 requests (a sliding window over the arrival times).
+    start = 0
+    for end, at in enumerate(arrived):
+        while arrived[start] <= at - 60:
+            start += 1
+        assert end - start + 1 <= 250, f"{end - start + 1} requests within 60 s at {end}"
+    # Every wait was the governor's, each well within the default max_rate_limit_wait.
+    assert fake_time.sleeps
+    assert max(fake_time.sleeps) <= 61
+
+
+# --- issue 15 class 6: a huge server time is clamped, and never crashes a later call --------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"retry-after": "3e11"},
+        {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        {"ratelimit-remaining": "0", "ratelimit-reset": "99999999999"},
+    ],
+    ids=["retry-after seconds", "retry-after date", "ratelimit-reset"],
+)
+async def test_a_huge_server_time_pauses_at_most_max_pause(
+    fake_time: FakeTime, headers: dict[str, str]
+) -> None:
+    status = 200 if "ratelimit-reset" in headers else 429
+    answers = [(status, {"image": {"id": 1}, "message": "slow down"}, headers)]
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        return answers.pop(0) if answers else (200, {"image": {"id": 1}}, {})
+
+    async with scripted_server(handler) as server:
+        async with _client(server.url, fake_time) as client:
+            if status == 429:
+                with pytest.raises(do_images.RateLimitError) as first:
+                    await client.images.get(1)
+                assert first.value.retry_after == MAX_PAUSE
+            else:
+                await client.images.get(1)
+            # The pause the answer set: a typed error naming a sane time, not a ValueError.
+            with pytest.raises(do_images.RateLimitError) as later:
+                await client.images.get(1)
+            assert later.value.reset_at is not None
+            assert later.value.reset_at.timestamp() <= fake_time.now + MAX_PAUSE
+            # And it ends: an hour later the token may go again.
+            fake_time.now += MAX_PAUSE
+            assert (await client.images.get(1)).id == 1
+    assert len(server.requests) == 2
+
+
+# --- issue 15 class 8: a host whose clock is off still pauses the real time -----------------
+
+
+async def test_pauses_are_measured_on_the_servers_clock() -> None:
+    fake_time = FakeTime(start=time.time())
+    skew = 600.0  # the server's clock is 10 minutes ahead of this host's
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        server_now = int(fake_time.now + skew)
+        headers = {
+            "Date": format_datetime(datetime.fromtimestamp(server_now, timezone.utc), usegmt=True),
+            "ratelimit-limit": "5000",
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(server_now + 3),
+        }
+        return 200, {"image": {"id": 1}}, headers
+
+    async with scripted_server(handler) as server:
+        async with _client(server.url, fake_time) as client:
+            await client.images.get(1)
+            await client.images.get(1)
+    assert fake_time.sleeps == [3.0]
+
+
+async def test_an_http_date_retry_after_is_measured_on_the_servers_clock() -> None:
+    fake_time = FakeTime(start=time.time())
+    skew = -600.0  # the server's clock is 10 minutes behind this host's
+    answers: list[int] = []
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        server_now = int(fake_time.now + skew)
+        answers.append(server_now)
+        if len(answers) > 1:
+            return 200, {"image": {"id": 1}}, {}
+        when = datetime.fromtimestamp(server_now + 5, timezone.utc)
+        date = datetime.fromtimestamp(server_now, timezone.utc)
+        headers = {
+            "Date": format_datetime(date, usegmt=True),
+            "retry-after": format_datetime(when, usegmt=True),
+        }
+        return 429, {"id": "too_many_requests", "message": "x"}, headers
+
+    async with scripted_server(handler) as server:
+        async with _client(server.url, fake_time) as client:
+            await client.images.get(1)
+    assert fake_time.sleeps == [5.0]
+
+
+# --- issue 15 class 9: a request that never left may be sent again, even a POST -------------
+
+
+async def test_a_post_that_never_left_is_retried(fake_time: FakeTime) -> None:
+    async with scripted_server(lambda r: (200, {}, {})) as gone:
+        url = gone.url  # nothing listens there any more
+    async with _client(url, fake_time, max_retries=2) as client:
+        with pytest.raises(do_images.APIConnectionError, match="cannot connect"):
+            await client.images.create(name="n", url="https://e.com/x.img", region="nyc3")
+    assert fake_time.sleeps == [0.375, 0.75]

@@ -272,6 +272,10 @@ async def test_connection_refused_is_api_connection_error(fake_time: FakeTime) -
         with pytest.raises(do_images.APIConnectionError) as caught:
             await client.images.get(1)
     assert caught.value.cause is not None
+    # The cause is the exception's __cause__, so tracebacks show it (issue 15).
+    assert caught.value.__cause__ is caught.value.cause
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__suppress_context__
     assert len(fake_time.sleeps) == 1
     # The message names the scheme actually used, not aiohttp's "ssl:default".
     assert f"cannot connect to http://127.0.0.1:{url.port}" in str(caught.value)

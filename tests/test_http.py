@@ -261,3 +261,83 @@ async def test_opentelemetry_traces_every_attempt_without_the_token(
     assert TOKEN not in recorded
     assert "Bearer" not in recorded
     assert "authorization" not in recorded.lower()
+
+
+# --- issue 15 class 4: invalid UTF-8 inside a JSON string -----------------------------------
+
+BAD_UTF8 = b"\xff\xfe"
+
+
+async def test_invalid_utf8_in_a_200_get_is_a_decode_error() -> None:
+    body = b'{"image": {"id": 1, "name": "' + BAD_UTF8 + b'"}}'
+    async with scripted_server(lambda r: (200, body, {"Content-Type": "application/json"})) as s:
+        async with _client(s.url, max_retries=0) as client:
+            with pytest.raises(do_images.ResponseDecodeError, match="UTF-8") as caught:
+                await client.images.get(1)
+    assert caught.value.status == 200
+
+
+async def test_invalid_utf8_in_a_listing_page_is_a_decode_error() -> None:
+    body = b'{"images": [{"id": 1, "name": "' + BAD_UTF8 + b'"}], "meta": {"total": 1}}'
+    async with scripted_server(lambda r: (200, body, {"Content-Type": "application/json"})) as s:
+        async with _client(s.url, max_retries=0) as client:
+            with pytest.raises(do_images.ResponseDecodeError, match=r"images\[0\].*UTF-8"):
+                [image async for image in client.images.list()]
+
+
+async def test_invalid_utf8_in_a_404_body_stays_not_found_with_a_safe_message() -> None:
+    body = b'{"id": "not_found", "message": "' + BAD_UTF8 + b'"}'
+    async with scripted_server(lambda r: (404, body, {"Content-Type": "application/json"})) as s:
+        async with _client(s.url, max_retries=0) as client:
+            with pytest.raises(do_images.NotFoundError) as caught:
+                await client.images.get(1)
+    assert caught.value.status == 404
+    assert caught.value.message.isprintable()
+    str(caught.value).encode()  # printable and encodable: no surrogate slipped through
+
+
+# --- issue 15 class 9: time queued for a pooled connection is not the attempt's ----------------
+
+
+async def test_a_post_queued_for_the_only_connection_is_not_timed_out() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            await asyncio.sleep(2.0)  # holds the pool's only connection
+            return web.Response(body=IMAGE, content_type="application/json")
+        created = b'{"image": {"id": 2, "name": "n"}}'
+        return web.Response(status=202, body=created, content_type="application/json")
+
+    async with raw_server(handler) as (url, seen):
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with _client(url, session=session, timeout=0.5, max_retries=0) as client:
+                slow = asyncio.ensure_future(client.with_options(timeout=30).images.get(1))
+                for _ in range(500):  # bounded: the GET arrives within milliseconds
+                    if seen:
+                        break
+                    await asyncio.sleep(0.01)
+                started = time.monotonic()
+                image = await client.images.create(
+                    name="n", url="https://e.com/x.img", region="nyc3"
+                )
+                queued = time.monotonic() - started
+                assert (await slow).id == 1
+    assert image.id == 2
+    # The POST waited for the connection far longer than its 0.5 s timeout, and was sent once.
+    assert queued > 1.0
+    assert [r.method for r in seen] == ["GET", "POST"]
+
+
+async def test_the_attempt_timeout_still_bounds_an_answer_once_connected() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(3.0)
+        return web.Response(body=IMAGE, content_type="application/json")
+
+    async with raw_server(handler) as (url, seen):
+        async with _client(url, timeout=0.3, max_retries=0) as client:
+            started = time.monotonic()
+            with pytest.raises(do_images.APIConnectionError, match="timed out"):
+                await client.images.get(1)
+            elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert len(seen) == 1
