@@ -12,7 +12,7 @@ import asyncio
 import copy
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 import attrs
@@ -61,9 +61,9 @@ class _Shared:
     limiter_key: str = attrs.field(repr=False)
     clock: Clock
     rate_limit: RateLimit | None = None
-    calls: set[asyncio.Task[object]] = attrs.field(factory=set)
+    calls: set[asyncio.Task[object]] = attrs.field(factory=set[asyncio.Task[object]])
     """The tasks inside a call or a wait, which `close` stops with ClientClosedError."""
-    reports: set[asyncio.Future[None]] = attrs.field(factory=set)
+    reports: set[asyncio.Future[None]] = attrs.field(factory=set[asyncio.Future[None]])
     """`answered` reports still running after their call was cancelled."""
 
 
@@ -125,7 +125,7 @@ class Transport:
         await shared.http.close()
 
     @contextmanager
-    def stoppable(self, what: str) -> Iterator[None]:
+    def stoppable(self, what: str) -> Generator[None, None, None]:
         """Run a call or a wait so that `close()` stops it with ClientClosedError."""
         if self._shared.http.closed:
             raise ClientClosedError("the client is closed; create a new do_images.Client")

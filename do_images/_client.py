@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
@@ -40,7 +40,7 @@ DEFAULT_MAX_PREFETCH_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
 
 
-def _resolve_token(token: str | None) -> str:
+def _resolve_token(token: object) -> str:
     if token is None:
         token = next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
         if token is None:
@@ -72,7 +72,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _resolve_base_url(base_url: str | URL, allow_insecure_http: bool) -> URL:
+def _resolve_base_url(base_url: object, allow_insecure_http: bool) -> URL:
     if not isinstance(base_url, (str, URL)):
         raise TypeError(f"base_url must be a str or yarl.URL, not {type(base_url).__name__}")
     try:
@@ -137,7 +137,7 @@ class _Unanswered:
 
 
 def _settings(
-    timeout: float, connect_timeout: float | None, max_retries: int, max_rate_limit_wait: float
+    timeout: float, connect_timeout: float | None, max_retries: object, max_rate_limit_wait: float
 ) -> Settings:
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise ValueError(f"max_retries must be an int of 0 or more, got {max_retries!r}")
@@ -211,13 +211,8 @@ class Client:
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
     ) -> None:
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(
-                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
-            )
-        if clock is not None and not isinstance(clock, Clock):
-            raise TypeError(f"clock must be a do_images Clock, not {type(clock).__name__}")
-        clock = SYSTEM_CLOCK if clock is None else clock
+        session = check.optional_instance("session", session, aiohttp.ClientSession)
+        clock = check.optional_instance("clock", clock, Clock) or SYSTEM_CLOCK
         self._base_url = _resolve_base_url(base_url, allow_insecure_http)
         self._concurrency = check.positive_int("concurrency", concurrency)
         self._max_prefetch_bytes = check.positive_int("max_prefetch_bytes", max_prefetch_bytes)
@@ -242,13 +237,15 @@ class Client:
     def _bind(self, transport: Transport) -> None:
         self._transport = transport
         concurrency, budget = self._concurrency, self._max_prefetch_bytes
-        self.images = Images(self._transport, concurrency=concurrency, prefetch_bytes=budget)
+        self.images: Images = Images(
+            self._transport, concurrency=concurrency, prefetch_bytes=budget
+        )
         """Images: list, get, create, update, delete, wait."""
-        self.image_actions = ImageActions(
+        self.image_actions: ImageActions = ImageActions(
             self._transport, concurrency=concurrency, prefetch_bytes=budget
         )
         """Image actions: list, get, transfer, convert, wait."""
-        self.account_transfers = AccountTransfers(self._transport)
+        self.account_transfers: AccountTransfers = AccountTransfers(self._transport)
         """Account transfers: create, accept, cancel, decline."""
 
     def __repr__(self) -> str:
@@ -278,7 +275,7 @@ class Client:
         return derived
 
     @contextmanager
-    def deadline(self, seconds: float) -> Iterator[None]:
+    def deadline(self, seconds: float) -> Generator[None, None, None]:
         """Bound everything inside (retries, whole listings, waits) to `seconds` from now.
 
         Past it, a call raises the last error it saw (e.g. ServerError), or

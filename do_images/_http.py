@@ -121,7 +121,8 @@ class Http:
         self._trust_env = trust_env
         self._max_response_bytes = max_response_bytes
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.closed = False
+        self.closed: bool = False
+        """Set by close(): later attempts raise ClientClosedError."""
 
     def __repr__(self) -> str:
         return f"<Http {self.base_url}>"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from yarl import URL
 
+K = TypeVar("K")
 IMAGE_TYPES = ("distribution", "application")
 MAX_PER_PAGE = 200
 # Region slugs are short letters + digits ("nyc3", "sgp1"); new regions appear, so no fixed list.
@@ -57,6 +58,13 @@ def image_type(value: Any) -> str | None:
     if value is not None and value not in IMAGE_TYPES:
         raise ValueError(f"type must be 'distribution' or 'application', got {value!r}")
     return value  # type: ignore[no-any-return]
+
+
+def optional_instance(name: str, value: object, kind: type[K]) -> K | None:
+    """None, or an instance of `kind` (checked at run time for callers without a type checker)."""
+    if value is None or isinstance(value, kind):
+        return value
+    raise TypeError(f"{name} must be a {kind.__module__}.{kind.__name__}, not {_type_name(value)}")
 
 
 def optional_bool(name: str, value: Any) -> bool | None:
@@ -118,11 +126,11 @@ def tags(value: Any) -> list[str] | None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"tags must be a list of strings, not {_type_name(value)}")
-    items = list(value)
-    for item in items:
+    items: list[str] = []
+    for item in value:  # pyright: ignore[reportUnknownVariableType]
         if not isinstance(item, str) or not item:
             raise TypeError(f"tags must hold non-empty strings, got {item!r}")
-        _encodable("tags", item)
+        items.append(_encodable("tags", item))
     return items
 
 
