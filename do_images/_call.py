@@ -125,17 +125,18 @@ class Transport:
         await shared.http.close()
 
     @contextmanager
-    def stoppable(self, what: str) -> Generator[None, None, None]:
-        """Run a call or a wait so that `close()` stops it with ClientClosedError."""
+    def stoppable(self, what: str) -> Generator[str, None, None]:
+        """Run a call or a wait (`what`, which it yields back) so that `close()` stops it with
+        ClientClosedError."""
         if self._shared.http.closed:
             raise ClientClosedError("the client is closed; create a new do_images.Client")
         calls, task = self._shared.calls, asyncio.current_task()
         if task is None or task in calls:
-            yield
+            yield what
             return
         calls.add(task)
         try:
-            yield
+            yield what
         except asyncio.CancelledError as error:
             if self._shared.http.closed and error.args == (_CLOSING,):
                 task.uncancel()
@@ -152,19 +153,23 @@ class Transport:
         json: object = None,
     ) -> Response:
         """Send one API call (with retries) and return its 2xx answer, or raise."""
-        with self.stoppable(f"{method} /{'/'.join(map(str, segments))}"):
-            return await self._request(method, segments, params, json)
+        with self.stoppable(f"{method} /{'/'.join(map(str, segments))}") as where:
+            return await self._request(method, segments, params, json, where)
 
     async def _request(
-        self, method: str, segments: tuple[str | int, ...], params: Params | None, json: object
+        self,
+        method: str,
+        segments: tuple[str | int, ...],
+        params: Params | None,
+        json: object,
+        where: str,
     ) -> Response:
         shared, settings = self._shared, self._settings
         body = None if json is None else msgspec.json.encode(json)
-        where = f"{method} /{'/'.join(map(str, segments))}"
         attempt = 0
         previous: DigitalOceanError | None = None
         while True:
-            outcome, sends = await self._attempt(method, segments, params, body)
+            outcome, sends = await self._attempt(method, segments, params, body, where)
             if isinstance(outcome, Response):
                 return outcome
             if sends > 1:  # aiohttp re-sent it after a dropped connection
@@ -207,6 +212,7 @@ class Transport:
         segments: tuple[str | int, ...],
         params: Params | None,
         body: bytes | None,
+        where: str,
     ) -> tuple[Response | DigitalOceanError, int]:
         """One attempt inside the limiter: the 2xx answer or the error to retry or raise, and
         how often its headers were sent. The limiter hears `answered` once it has ended,
@@ -237,7 +243,6 @@ class Transport:
                 and remaining <= 0
                 and isinstance(sent.error, APIConnectionError)
             ):
-                where = f"{method} /{'/'.join(map(str, segments))}"
                 return DeadlineExceededError(f"{where}: the deadline passed"), sent.sends
             return sent.error, sent.sends
         await self._note_limits(sent)

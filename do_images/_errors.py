@@ -127,8 +127,9 @@ class RateLimitError(APIError):
         """When a request may go again (local time), as far as the API or the client's
         windows said."""
         self.retry_after = retry_after
-        """Seconds the API asked to wait (`retry-after`, as seconds or an HTTP date measured on
-        the server's clock); None when it did not say."""
+        """Seconds to wait before trying again: the API's `retry-after` (seconds, or an HTTP
+        date measured on the server's clock), or the client's own wait when it refused to
+        send; None when neither said."""
 
 
 class ServerError(APIError):

@@ -10,26 +10,23 @@ from email.utils import format_datetime
 
 import pytest
 from aiohttp import web
-from yarl import URL
 
 import do_images
 from do_images._clock import Clock
 from do_images._windows import MAX_PAUSE
 from do_images.testing import Emulator, Fault
 
-from .support.fakes import TOKEN, FakeTime, leftover_tasks, retrying_client
+from .support.fakes import TOKEN, FakeTime, leftover_tasks, loopback_client, retrying_client
 from .support.scripted import raw_server, scripted_server
 
 IMAGE = b'{"image": {"id": 1, "name": "x"}}'
 
 
 class NoJitter(Clock):
+    """The system clock with the backoff's jitter fixed at 0."""
+
     def jitter(self) -> float:
         return 0.0
-
-
-def _client(url: URL, fake_time: Clock | None = None, **options: object) -> do_images.Client:
-    return do_images.Client(TOKEN, base_url=url, rate_limits=(), clock=fake_time, **options)  # type: ignore[arg-type]
 
 
 # --- 6. a DELETE whose answer was lost -----------------------------------------------------
@@ -52,7 +49,7 @@ async def test_a_retried_delete_that_finds_the_image_gone_succeeded(
         return web.Response(status=204)
 
     async with raw_server(handler) as (url, seen):
-        async with _client(url, fake_time) as client:
+        async with loopback_client(url, fake_time) as client:
             await client.images.delete(7)
     assert [r.method for r in seen] == ["DELETE", "DELETE"]
 
@@ -60,7 +57,7 @@ async def test_a_retried_delete_that_finds_the_image_gone_succeeded(
 async def test_a_first_delete_that_finds_nothing_is_still_not_found(
     emulator: Emulator, fake_time: FakeTime
 ) -> None:
-    async with _client(emulator.url, fake_time) as client:
+    async with loopback_client(emulator.url, fake_time) as client:
         with pytest.raises(do_images.NotFoundError):
             await client.images.delete(999_999)
 
@@ -71,7 +68,7 @@ async def test_a_first_delete_that_finds_nothing_is_still_not_found(
 async def test_retry_after_zero_still_waits_the_backoff_floor(fake_time: FakeTime) -> None:
     answer = (429, {"id": "too_many_requests", "message": "x"}, {"retry-after": "0"})
     async with scripted_server(lambda r: answer) as server:
-        async with _client(server.url, fake_time, max_retries=3) as client:
+        async with loopback_client(server.url, fake_time, max_retries=3) as client:
             with pytest.raises(do_images.RateLimitError):
                 await client.images.get(1)
     assert len(server.requests) == 4
@@ -95,7 +92,7 @@ async def test_an_http_date_retry_after_is_honoured() -> None:
         return 200, {"image": {"id": 1}}, {}
 
     async with scripted_server(handler) as server:
-        async with _client(server.url, fake_time) as client:
+        async with loopback_client(server.url, fake_time) as client:
             await client.images.get(1)
     assert len(fake_time.sleeps) == 1
     assert fake_time.sleeps[0] == pytest.approx(20, abs=1.5)
@@ -106,7 +103,7 @@ async def test_an_http_date_retry_after_past_the_cap_raises_at_once() -> None:
     when = datetime.now(timezone.utc) + timedelta(minutes=50)
     headers = {"retry-after": format_datetime(when, usegmt=True)}
     async with scripted_server(lambda r: (429, {"message": "x"}, headers)) as server:
-        async with _client(server.url, fake_time) as client:
+        async with loopback_client(server.url, fake_time) as client:
             with pytest.raises(do_images.RateLimitError) as raised:
                 await client.images.get(1)
     assert len(server.requests) == 1
@@ -120,7 +117,7 @@ async def test_an_http_date_retry_after_past_the_cap_raises_at_once() -> None:
 async def test_a_call_on_a_closed_client_raises_client_closed_at_once(
     emulator: Emulator, fake_time: FakeTime
 ) -> None:
-    client = _client(emulator.url, fake_time)
+    client = loopback_client(emulator.url, fake_time)
     await client.close()
     with pytest.raises(do_images.ClientClosedError):
         await client.images.get(1)
@@ -139,7 +136,7 @@ async def test_calls_in_flight_when_the_client_closes_raise_client_closed() -> N
         return web.Response(body=IMAGE, content_type="application/json")
 
     async with raw_server(slow) as (url, _):
-        client = _client(url)
+        client = loopback_client(url)
         calls = [asyncio.ensure_future(client.images.get(1)) for _ in range(3)]
         for _ in range(500):  # bounded: the three requests arrive within milliseconds
             if len(arrived) == 3:
@@ -159,7 +156,7 @@ async def test_a_call_sleeping_before_a_retry_raises_client_closed_when_closed(
 ) -> None:
     stored = emulator.add_image()
     emulator.inject(Fault(kind="status", status=503, times=1))
-    client = _client(emulator.url, NoJitter())
+    client = loopback_client(emulator.url, NoJitter())
     call = asyncio.ensure_future(client.images.get(stored["id"]))
     while not emulator.requests:
         await asyncio.sleep(0.01)
@@ -174,7 +171,7 @@ async def test_a_derived_client_closes_nothing_it_shares(
     emulator: Emulator, fake_time: FakeTime
 ) -> None:
     stored = emulator.add_image()
-    async with _client(emulator.url, fake_time) as parent:
+    async with loopback_client(emulator.url, fake_time) as parent:
         async with parent.with_options(timeout=5) as derived:
             await derived.images.get(stored["id"])
         assert (await parent.images.get(stored["id"])).id == stored["id"]
@@ -460,7 +457,7 @@ async def test_a_huge_server_time_pauses_at_most_max_pause(
         return answers.pop(0) if answers else (200, {"image": {"id": 1}}, {})
 
     async with scripted_server(handler) as server:
-        async with _client(server.url, fake_time) as client:
+        async with loopback_client(server.url, fake_time) as client:
             if status == 429:
                 with pytest.raises(do_images.RateLimitError) as first:
                     await client.images.get(1)
@@ -496,7 +493,7 @@ async def test_pauses_are_measured_on_the_servers_clock() -> None:
         return 200, {"image": {"id": 1}}, headers
 
     async with scripted_server(handler) as server:
-        async with _client(server.url, fake_time) as client:
+        async with loopback_client(server.url, fake_time) as client:
             await client.images.get(1)
             await client.images.get(1)
     assert fake_time.sleeps == [3.0]
@@ -521,7 +518,7 @@ async def test_an_http_date_retry_after_is_measured_on_the_servers_clock() -> No
         return 429, {"id": "too_many_requests", "message": "x"}, headers
 
     async with scripted_server(handler) as server:
-        async with _client(server.url, fake_time) as client:
+        async with loopback_client(server.url, fake_time) as client:
             await client.images.get(1)
     assert fake_time.sleeps == [5.0]
 
@@ -532,7 +529,7 @@ async def test_an_http_date_retry_after_is_measured_on_the_servers_clock() -> No
 async def test_a_post_that_never_left_is_retried(fake_time: FakeTime) -> None:
     async with scripted_server(lambda r: (200, {}, {})) as gone:
         url = gone.url  # nothing listens there any more
-    async with _client(url, fake_time, max_retries=2) as client:
+    async with loopback_client(url, fake_time, max_retries=2) as client:
         with pytest.raises(do_images.APIConnectionError, match="cannot connect"):
             await client.images.create(name="n", url="https://e.com/x.img", region="nyc3")
     assert fake_time.sleeps == [0.375, 0.75]

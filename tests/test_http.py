@@ -11,25 +11,14 @@ import zlib
 import aiohttp
 import pytest
 from aiohttp import web
-from yarl import URL
 
 import do_images
-from do_images._clock import Clock
 from do_images.testing import Emulator, Fault
 
-from .support.fakes import TOKEN, FakeTime
+from .support.fakes import TOKEN, FakeTime, loopback_client
 from .support.scripted import raw_server, scripted_server
 
 IMAGE = b'{"image": {"id": 1, "name": "x"}}'
-
-
-class NoJitter(Clock):
-    def jitter(self) -> float:
-        return 0.0
-
-
-def _client(url: URL, fake_time: Clock | None = None, **options: object) -> do_images.Client:
-    return do_images.Client(TOKEN, base_url=url, rate_limits=(), clock=fake_time, **options)  # type: ignore[arg-type]
 
 
 # --- 4. bounded bodies ----------------------------------------------------------------------
@@ -48,7 +37,7 @@ async def test_an_endless_body_stops_at_max_response_bytes_and_is_not_retried(
     fake_time: FakeTime,
 ) -> None:
     async with raw_server(_endless) as (url, seen):
-        async with _client(url, fake_time, max_response_bytes=1_000_000) as client:
+        async with loopback_client(url, fake_time, max_response_bytes=1_000_000) as client:
             started = time.monotonic()
             with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
                 await client.images.get(1)
@@ -67,7 +56,7 @@ async def test_a_gzip_bomb_is_bounded_after_decompression() -> None:
         )
 
     async with raw_server(handler) as (url, seen):
-        async with _client(url, max_response_bytes=2_000_000) as client:
+        async with loopback_client(url, max_response_bytes=2_000_000) as client:
             with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
                 await client.images.get(1)
     assert len(seen) == 1
@@ -80,7 +69,7 @@ async def test_a_huge_error_page_is_bounded_too(fake_time: FakeTime) -> None:
         return web.Response(status=502, body=page, content_type="text/html")
 
     async with raw_server(handler) as (url, seen):
-        async with _client(url, fake_time, max_response_bytes=100_000) as client:
+        async with loopback_client(url, fake_time, max_response_bytes=100_000) as client:
             with pytest.raises(do_images.ResponseDecodeError, match="max_response_bytes"):
                 await client.images.get(1)
     # Refused on its declared length: not read, not retried.
@@ -100,7 +89,7 @@ async def test_a_normal_compressed_answer_still_decodes() -> None:
         )
 
     async with raw_server(handler) as (url, _):
-        async with _client(url, max_response_bytes=len(IMAGE)) as client:
+        async with loopback_client(url, max_response_bytes=len(IMAGE)) as client:
             assert (await client.images.get(1)).name == "x"
 
 
@@ -111,7 +100,7 @@ async def test_a_callers_raise_for_status_session_does_not_change_error_mapping(
     answer = (401, {"id": "unauthorized", "message": "Unable to authenticate you."}, {})
     async with scripted_server(lambda r: answer) as server:
         async with aiohttp.ClientSession(raise_for_status=True) as session:
-            async with _client(server.url, session=session) as client:
+            async with loopback_client(server.url, session=session) as client:
                 with pytest.raises(do_images.AuthenticationError, match="Unable to auth"):
                     await client.images.get(1)
     assert len(server.requests) == 1
@@ -124,7 +113,7 @@ async def test_server_text_in_errors_is_escaped_and_bounded() -> None:
     hostile = "line1\r\nline2 \x1b]0;pwned\x07\x1b[2J\x00 end\u202e\u2028"
     body = {"id": "bad\nid", "message": hostile + "y" * 5_000_000, "request_id": "r\x1b[1m"}
     async with scripted_server(lambda r: (400, body, {})) as server:
-        async with _client(server.url) as client:
+        async with loopback_client(server.url) as client:
             with pytest.raises(do_images.APIError) as raised:
                 await client.images.get(1)
     error = raised.value
@@ -142,7 +131,7 @@ async def test_server_text_in_errors_is_escaped_and_bounded() -> None:
 async def test_a_decode_error_excerpt_is_escaped() -> None:
     body = b"\x1b[2J<html>\r\n" + b"z" * 10_000
     async with scripted_server(lambda r: (200, body, {"Content-Type": "text/html"})) as server:
-        async with _client(server.url) as client:
+        async with loopback_client(server.url) as client:
             with pytest.raises(do_images.ResponseDecodeError) as raised:
                 await client.images.get(1)
     assert "\x1b" not in str(raised.value)
@@ -152,7 +141,7 @@ async def test_a_decode_error_excerpt_is_escaped() -> None:
 
 async def test_a_client_used_from_a_second_event_loop_says_so(emulator: Emulator) -> None:
     stored = emulator.add_image()
-    client = _client(emulator.url)
+    client = loopback_client(emulator.url)
     await client.images.get(stored["id"])  # first used on this loop
 
     def on_another_loop() -> None:
@@ -177,7 +166,7 @@ async def test_the_sdks_own_session_keeps_no_cookies(emulator: Emulator) -> None
         return 200, {"image": {"id": 1}}, {"Set-Cookie": "session=abc; Path=/"}
 
     async with scripted_server(handler) as server:
-        async with _client(server.url) as client:
+        async with loopback_client(server.url) as client:
             await client.images.get(1)
             await client.images.get(1)
     assert "Cookie" not in calls[1].headers
@@ -247,7 +236,7 @@ async def test_opentelemetry_traces_every_attempt_without_the_token(
     try:
         stored = emulator.add_image()
         emulator.inject(Fault(kind="status", status=503, times=1))
-        async with _client(emulator.url, fake_time) as client:
+        async with loopback_client(emulator.url, fake_time) as client:
             await client.images.get(stored["id"])
     finally:
         instrumentor.uninstrument()
@@ -271,7 +260,7 @@ BAD_UTF8 = b"\xff\xfe"
 async def test_invalid_utf8_in_a_200_get_is_a_decode_error() -> None:
     body = b'{"image": {"id": 1, "name": "' + BAD_UTF8 + b'"}}'
     async with scripted_server(lambda r: (200, body, {"Content-Type": "application/json"})) as s:
-        async with _client(s.url, max_retries=0) as client:
+        async with loopback_client(s.url, max_retries=0) as client:
             with pytest.raises(do_images.ResponseDecodeError, match="UTF-8") as caught:
                 await client.images.get(1)
     assert caught.value.status == 200
@@ -280,7 +269,7 @@ async def test_invalid_utf8_in_a_200_get_is_a_decode_error() -> None:
 async def test_invalid_utf8_in_a_listing_page_is_a_decode_error() -> None:
     body = b'{"images": [{"id": 1, "name": "' + BAD_UTF8 + b'"}], "meta": {"total": 1}}'
     async with scripted_server(lambda r: (200, body, {"Content-Type": "application/json"})) as s:
-        async with _client(s.url, max_retries=0) as client:
+        async with loopback_client(s.url, max_retries=0) as client:
             with pytest.raises(do_images.ResponseDecodeError, match=r"images\[0\].*UTF-8"):
                 [image async for image in client.images.list()]
 
@@ -288,7 +277,7 @@ async def test_invalid_utf8_in_a_listing_page_is_a_decode_error() -> None:
 async def test_invalid_utf8_in_a_404_body_stays_not_found_with_a_safe_message() -> None:
     body = b'{"id": "not_found", "message": "' + BAD_UTF8 + b'"}'
     async with scripted_server(lambda r: (404, body, {"Content-Type": "application/json"})) as s:
-        async with _client(s.url, max_retries=0) as client:
+        async with loopback_client(s.url, max_retries=0) as client:
             with pytest.raises(do_images.NotFoundError) as caught:
                 await client.images.get(1)
     assert caught.value.status == 404
@@ -310,7 +299,7 @@ async def test_a_post_queued_for_the_only_connection_is_not_timed_out() -> None:
     async with raw_server(handler) as (url, seen):
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(connector=connector) as session:
-            async with _client(url, session=session, timeout=0.5, max_retries=0) as client:
+            async with loopback_client(url, session=session, timeout=0.5, max_retries=0) as client:
                 slow = asyncio.ensure_future(client.with_options(timeout=30).images.get(1))
                 for _ in range(500):  # bounded: the GET arrives within milliseconds
                     if seen:
@@ -334,7 +323,7 @@ async def test_the_attempt_timeout_still_bounds_an_answer_once_connected() -> No
         return web.Response(body=IMAGE, content_type="application/json")
 
     async with raw_server(handler) as (url, seen):
-        async with _client(url, timeout=0.3, max_retries=0) as client:
+        async with loopback_client(url, timeout=0.3, max_retries=0) as client:
             started = time.monotonic()
             with pytest.raises(do_images.APIConnectionError, match="timed out"):
                 await client.images.get(1)

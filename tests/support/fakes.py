@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from yarl import URL
+
 import do_images
 from do_images._clock import Clock
 from do_images.testing import Emulator
@@ -59,6 +61,11 @@ def leftover_tasks() -> set[asyncio.Task[object]]:
             ("RequestHandler.", "BaseSelectorEventLoop._accept_connection")
         )
     }
+
+
+def loopback_client(url: URL, clock: Clock | None = None, **options: object) -> do_images.Client:
+    """A client of a loopback server with no client-side limits (on `clock` when given)."""
+    return do_images.Client(TOKEN, base_url=url, rate_limits=(), clock=clock, **options)  # type: ignore[arg-type]
 
 
 def retrying_client(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
