@@ -13,7 +13,7 @@ from aiohttp import web
 
 import do_images
 from do_images._clock import Clock
-from do_images._windows import MAX_PAUSE
+from do_images._windows import MAX_PAUSE, RateWindow
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN, FakeTime, leftover_tasks, loopback_client, retrying_client
@@ -533,3 +533,46 @@ async def test_a_post_that_never_left_is_retried(fake_time: FakeTime) -> None:
         with pytest.raises(do_images.APIConnectionError, match="cannot connect"):
             await client.images.create(name="n", url="https://e.com/x.img", region="nyc3")
     assert fake_time.sleeps == [0.375, 0.75]
+
+
+class Unanswering:
+    """A limiter written for 0.2: acquire and pause, no `answered`."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+
+    async def acquire(self, key: str, max_wait: float) -> float | None:
+        self.acquired += 1
+        return None
+
+    async def pause(self, key: str, seconds: float) -> None:
+        return None
+
+
+async def test_a_limiter_without_answered_still_works(emulator: Emulator) -> None:
+    stored = emulator.add_image()
+    limiter = Unanswering()
+    async with do_images.Client(TOKEN, base_url=emulator.url, rate_limiter=limiter) as client:  # type: ignore[arg-type]
+        assert (await client.images.get(stored["id"])).id == stored["id"]
+    assert limiter.acquired == 1
+
+
+async def test_rate_limits_take_rate_windows_and_pairs(fake_time: FakeTime) -> None:
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        return 200, {"image": {"id": 1}}, {}
+
+    async with scripted_server(handler) as server:
+        windows = (RateWindow(2, 10.0), (3, 60.0))
+        async with do_images.Client(
+            TOKEN, base_url=server.url, rate_limits=windows, clock=fake_time
+        ) as client:
+            for _ in range(3):
+                await client.images.get(1)
+    # The third request waited for the 2-per-10-s window (plus its travel margin).
+    assert len(fake_time.sleeps) == 1
+    assert 10 <= fake_time.sleeps[0] <= 10.5
+
+
+def test_clock_must_be_a_clock() -> None:
+    with pytest.raises(TypeError, match="clock"):
+        do_images.Client("t", clock=time.monotonic)  # type: ignore[arg-type]
