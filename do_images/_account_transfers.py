@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import _validate as check
+from ._call import Transport
 from ._convert import decode_one
 from ._images import IMAGES
-from ._transport import Transport
 
 TRANSFER = "account_transfer"
 

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import ipaddress
 import os
-import re
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Self
 
 import aiohttp
 from yarl import URL
 
 from . import _validate as check
 from ._account_transfers import AccountTransfers
+from ._call import Settings, Transport
+from ._clock import SYSTEM_CLOCK, Clock
 from ._governor import Governor, RateLimiter
+from ._http import Http
 from ._image_actions import ImageActions
 from ._images import Images
 from ._models import RateLimit
-from ._transport import DEADLINE, Settings, Transport, default_jitter
+from ._windows import DIGITALOCEAN_LIMITS, RateWindow, rate_windows
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
-DIGITALOCEAN_LIMITS = ((250, 60.0), (5000, 3600.0))
 # The cap on a listing's page requests in flight. Prefetch starts slow (1 page, then 3, 12, …),
 # so a loop that leaves early has spent little whatever the cap; measured (benchmarks/) at 30 ms
 # per page, 16 walks 100 pages in 1.76x the time of firing them all at once, 64 in 1.04x: the
@@ -33,11 +33,14 @@ DIGITALOCEAN_LIMITS = ((250, 60.0), (5000, 3600.0))
 DEFAULT_CONCURRENCY = 64
 # A 200-item page is about 150 KB; this leaves room for any honest answer and stops a runaway one.
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-# Whitespace and control characters cannot be part of a token, and would break the header.
-_NOT_IN_TOKEN = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# What a walk may hold in pages fetched ahead (decompressed), about 400 full pages.
+DEFAULT_MAX_PREFETCH_BYTES = 64 * 1024 * 1024
+# The per-minute window frees a slot at most 60 s after an answer, and an attempt takes at most
+# `timeout` (30 s by default): twice the window covers both with room to spare.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
 
 
-def _resolve_token(token: str | None) -> str:
+def _resolve_token(token: object) -> str:
     if token is None:
         token = next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
         if token is None:
@@ -50,9 +53,13 @@ def _resolve_token(token: str | None) -> str:
     token = token.strip()
     if not token:
         raise ValueError("token must not be empty")
-    if _NOT_IN_TOKEN.search(token):
-        # Never echo the token, not even in part.
-        raise ValueError("token must not contain whitespace or control characters")
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        # Never echo the token, not even in part: a byte the environment could not decode
+        # arrives as a lone surrogate, which would fail later with the token in the error.
+        raise ValueError(
+            "token must be printable ASCII without spaces (a DigitalOcean token is); check"
+            " how it was set"
+        )
     return token
 
 
@@ -65,7 +72,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _resolve_base_url(base_url: str | URL, allow_insecure_http: bool) -> URL:
+def _resolve_base_url(base_url: object, allow_insecure_http: bool) -> URL:
     if not isinstance(base_url, (str, URL)):
         raise TypeError(f"base_url must be a str or yarl.URL, not {type(base_url).__name__}")
     try:
@@ -87,25 +94,14 @@ def _resolve_base_url(base_url: str | URL, allow_insecure_http: bool) -> URL:
     return url.with_path(url.path.rstrip("/") or "/")
 
 
-def _resolve_rate_limits(rate_limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
-    windows = tuple(rate_limits)
-    for window in windows:
-        if not (isinstance(window, tuple) and len(window) == 2):
-            raise TypeError(f"rate_limits must hold (max_requests, seconds) pairs, got {window!r}")
-        check.positive_int("rate_limits max_requests", window[0])
-        check.positive_number("rate_limits seconds", window[1])
-    return windows
-
-
 def _limiter(
     rate_limiter: RateLimiter | None,
-    rate_limits: Sequence[tuple[int, float]] | None,
-    sleep: Callable[[float], Awaitable[object]],
-    clock: Callable[[], float],
+    rate_limits: Iterable[RateWindow | tuple[int, float]] | None,
+    clock: Clock,
 ) -> RateLimiter:
     if rate_limiter is None:
-        windows = DIGITALOCEAN_LIMITS if rate_limits is None else rate_limits
-        return Governor(_resolve_rate_limits(windows), clock=clock, sleep=sleep)
+        windows = DIGITALOCEAN_LIMITS if rate_limits is None else rate_windows(rate_limits)
+        return Governor(windows, clock=clock)
     if rate_limits is not None:
         raise ValueError("give rate_limits or rate_limiter, not both")
     if not (
@@ -113,13 +109,35 @@ def _limiter(
         and callable(getattr(rate_limiter, "pause", None))
     ):
         raise TypeError(
-            "rate_limiter must have async acquire(key, max_wait) and pause(key, seconds)"
+            "rate_limiter must have async acquire(key, max_wait), pause(key, seconds) and"
+            " answered(key)"
         )
+    if not callable(getattr(rate_limiter, "answered", None)):
+        return _Unanswered(rate_limiter)
     return rate_limiter
 
 
+class _Unanswered:
+    """A limiter written for 0.2, before `answered` joined the protocol: it is not told."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    def __repr__(self) -> str:
+        return repr(self._limiter)
+
+    async def acquire(self, key: str, max_wait: float) -> float | None:
+        return await self._limiter.acquire(key, max_wait)
+
+    async def pause(self, key: str, seconds: float) -> None:
+        await self._limiter.pause(key, seconds)
+
+    async def answered(self, key: str) -> None:
+        return None
+
+
 def _settings(
-    timeout: float, connect_timeout: float | None, max_retries: int, max_rate_limit_wait: float
+    timeout: float, connect_timeout: float | None, max_retries: object, max_rate_limit_wait: float
 ) -> Settings:
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise ValueError(f"max_retries must be an int of 0 or more, got {max_retries!r}")
@@ -141,29 +159,37 @@ class Client:
 
     ``async with do_images.Client() as client:`` reads the token from `token`, else
     ``DIGITALOCEAN_TOKEN``, else ``DIGITALOCEAN_ACCESS_TOKEN``. The token never appears in
-    a repr, log line or exception.
+    a repr, log line or exception; one that is not printable ASCII is refused at once.
 
     Retries: at most `max_retries` retries after the first attempt. 5xx answers, timeouts
     and connection errors are retried only for GET, PUT and DELETE (a re-sent POST could
-    create a second image); a 429 is retried for every method, no sooner than the API's
+    create a second image), or for any method when the request never left the process (no
+    connection could be made); a 429 is retried for every method, no sooner than the API's
     ``retry-after``/``ratelimit-reset`` allow, unless that is more than
-    `max_rate_limit_wait` seconds away, when RateLimitError (with ``reset_at``) is raised.
-    Other retries back off exponentially from 0.5 s to 8 s with jitter.
+    `max_rate_limit_wait` seconds away, when RateLimitError (with ``retry_after`` and
+    ``reset_at``) is raised. Other retries back off exponentially from 0.5 s to 8 s with jitter.
 
     Rate limits: every request passes a rate limiter: by default an in-process sliding-window
-    governor (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default; ``()``
-    turns it off), or `rate_limiter` (such as ``do_images.redis.RedisRateLimiter``, shared by
-    processes). A 429, or an answer reporting none remaining, pauses every request of the
-    token. No wait the SDK imposes exceeds `max_rate_limit_wait`: a request that would have to
-    wait longer raises RateLimitError at once, with ``reset_at``.
+    governor (`rate_limits`, DigitalOcean's 250/minute and 5,000/hour by default, as
+    RateWindows or ``(max_requests, seconds)`` pairs; ``()`` turns it off), or `rate_limiter`
+    (such as ``do_images.redis.RedisRateLimiter``, shared by processes). A 429, or an answer
+    reporting none remaining, pauses every request of the token. No wait the SDK imposes
+    exceeds `max_rate_limit_wait`: a request that would have to wait longer raises
+    RateLimitError at once. The default (120 s) always covers the per-minute window, which
+    frees a slot at most 60 s after an answer that took at most `timeout`: a default client
+    walks any number of pages at 250 a minute, and only the hourly budget (or a server
+    pause longer than the default) raises. Whatever a server says, no pause or retry wait
+    is longer than an hour (``MAX_PAUSE``).
 
-    `timeout` applies to each attempt (`connect_timeout` to establishing the connection);
+    `timeout` applies to each attempt from the moment it has a connection (time queued for
+    a pooled connection is not counted; `connect_timeout` bounds connecting);
     `with_options` overrides them per call, `deadline` bounds a whole block.
-    `concurrency` caps the page requests a listing keeps in flight.
-    `max_response_bytes` bounds every answer after decompression (ResponseDecodeError past it).
-    `trust_env=True` takes proxies from ``HTTP(S)_PROXY``/``NO_PROXY`` (the SDK's own session).
-    `sleep`, `clock` (monotonic seconds), `wall_clock` (epoch seconds, to read the API's reset
-    stamps) and `jitter` exist for tests.
+    `concurrency` caps the page requests a listing keeps in flight, and `max_prefetch_bytes`
+    the bytes of pages a walk holds fetched ahead (past it, only the page needed next is
+    requested, so a walk never stalls). `max_response_bytes` bounds every answer after
+    decompression (ResponseDecodeError past it). `trust_env=True` takes proxies from
+    ``HTTP(S)_PROXY``/``NO_PROXY`` (the SDK's own session). `clock` is the time every wait
+    goes through (``do_images._clock.Clock``; tests give a fake one).
     """
 
     def __init__(
@@ -174,49 +200,52 @@ class Client:
         timeout: float = 30.0,
         max_retries: int = 5,
         session: aiohttp.ClientSession | None = None,
-        rate_limits: Sequence[tuple[int, float]] | None = None,
+        rate_limits: Iterable[RateWindow | tuple[int, float]] | None = None,
         rate_limiter: RateLimiter | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        max_rate_limit_wait: float = 60.0,
+        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         connect_timeout: float | None = 10.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_prefetch_bytes: int = DEFAULT_MAX_PREFETCH_BYTES,
         trust_env: bool = False,
         allow_insecure_http: bool = False,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        jitter: Callable[[], float] = default_jitter,
+        clock: Clock | None = None,
     ) -> None:
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(
-                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
-            )
+        session = check.optional_instance("session", session, aiohttp.ClientSession)
+        clock = check.optional_instance("clock", clock, Clock) or SYSTEM_CLOCK
         self._base_url = _resolve_base_url(base_url, allow_insecure_http)
         self._concurrency = check.positive_int("concurrency", concurrency)
+        self._max_prefetch_bytes = check.positive_int("max_prefetch_bytes", max_prefetch_bytes)
+        token = _resolve_token(token)
+        http = Http(
+            base_url=self._base_url,
+            token=token,
+            session=session,
+            trust_env=check.optional_bool("trust_env", trust_env) or False,
+            max_response_bytes=check.positive_int("max_response_bytes", max_response_bytes),
+        )
         self._bind(
             Transport(
-                token=_resolve_token(token),
-                base_url=self._base_url,
+                http=http,
+                token=token,
                 settings=_settings(timeout, connect_timeout, max_retries, max_rate_limit_wait),
-                session=session,
-                limiter=_limiter(rate_limiter, rate_limits, sleep, clock),
-                max_response_bytes=check.positive_int("max_response_bytes", max_response_bytes),
-                trust_env=check.optional_bool("trust_env", trust_env) or False,
-                sleep=sleep,
+                limiter=_limiter(rate_limiter, rate_limits, clock),
                 clock=clock,
-                wall_clock=wall_clock,
-                jitter=jitter,
             )
         )
 
     def _bind(self, transport: Transport) -> None:
         self._transport = transport
-        concurrency = self._concurrency
-        self.images = Images(self._transport, concurrency=concurrency)
+        concurrency, budget = self._concurrency, self._max_prefetch_bytes
+        self.images: Images = Images(
+            self._transport, concurrency=concurrency, prefetch_bytes=budget
+        )
         """Images: list, get, create, update, delete, wait."""
-        self.image_actions = ImageActions(self._transport, concurrency=concurrency)
+        self.image_actions: ImageActions = ImageActions(
+            self._transport, concurrency=concurrency, prefetch_bytes=budget
+        )
         """Image actions: list, get, transfer, convert, wait."""
-        self.account_transfers = AccountTransfers(self._transport)
+        self.account_transfers: AccountTransfers = AccountTransfers(self._transport)
         """Account transfers: create, accept, cancel, decline."""
 
     def __repr__(self) -> str:
@@ -246,7 +275,7 @@ class Client:
         return derived
 
     @contextmanager
-    def deadline(self, seconds: float) -> Iterator[None]:
+    def deadline(self, seconds: float) -> Generator[None, None, None]:
         """Bound everything inside (retries, whole listings, waits) to `seconds` from now.
 
         Past it, a call raises the last error it saw (e.g. ServerError), or
@@ -256,13 +285,8 @@ class Client:
         >>> with client.deadline(60):
         ...     images = [image async for image in client.images.list()]
         """
-        until = self._transport.clock() + check.positive_number("seconds", seconds)
-        outer = DEADLINE.get()
-        token = DEADLINE.set(until if outer is None else min(outer, until))
-        try:
+        with self._transport.clock.deadline(check.positive_number("seconds", seconds)):
             yield
-        finally:
-            DEADLINE.reset(token)
 
     @property
     def base_url(self) -> URL:
@@ -281,7 +305,7 @@ class Client:
         """
         await self._transport.close()
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

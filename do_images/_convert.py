@@ -104,12 +104,15 @@ def _lenient(value: Any, cls: type[T], where: str, status: int, body: bytes) -> 
 
 # --- msgspec: one pass from bytes ----------------------------------------------------------
 
-# What a failed msgspec decode can raise; deep nesting is a RecursionError, not a DecodeError.
-_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
+# What a failed msgspec decode can raise; deep nesting is a RecursionError, and invalid UTF-8
+# inside a string a bare UnicodeDecodeError, not a DecodeError.
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
 def _why(error: Exception, body: bytes) -> str:
     """msgspec's complaint as ``images[1].id: expected `int | null`, got `str` ``."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the body is not valid UTF-8 JSON: a string holds bytes that are not UTF-8"
     if not isinstance(error, msgspec.ValidationError):
         return "the body is not JSON: " + ("it is empty" if not body.strip() else str(error))
     what, at, path = str(error).partition(" - at `$")
@@ -155,6 +158,10 @@ def _page_decoders(
 def _item(raw: msgspec.Raw, cls: type[T], where: str, status: int, body: bytes) -> T:
     try:
         return _decoder(cls).decode(raw)  # type: ignore[no-any-return]
+    except UnicodeDecodeError as error:
+        raise ResponseDecodeError(
+            f"{where}: {_why(error, body)}", status=status, body=body
+        ) from None
     except msgspec.ValidationError:
         # A bare-slug region, a naive timestamp, or a real error: cattrs decides and explains.
         return _lenient(msgspec.json.decode(raw), cls, where, status, body)

@@ -1,28 +1,30 @@
 """The error tree, and the pure mapping from an HTTP answer to an error.
 
-DigitalOceanError
+DigitalOceanError                  base of every error the SDK raises on purpose
  ├── ClientClosedError             a call on a closed client, or in flight when it closed
  ├── APIError                      any non-2xx answer (status, id, message, request_id)
  │    ├── AuthenticationError      401
  │    ├── NotFoundError            404
  │    ├── UnprocessableEntityError 422
- │    ├── RateLimitError           429 after retries (reset_at too)
+ │    ├── RateLimitError           429 after retries, or a longer wait than allowed
+ │    │                            (retry_after, reset_at)
  │    └── ServerError              5xx after retries
- ├── APIConnectionError            network failure or timeout after retries
- ├── ResponseDecodeError           a body that is not the JSON the spec promises
- ├── ActionFailedError             image_actions.wait saw "errored"
- ├── ImageFailedError              images.wait saw the import fail
- └── WaitTimeoutError              a wait ran past its timeout
-      └── ActionTimeoutError       ... in image_actions.wait
+ ├── APIConnectionError            network failure or timeout after retries (__cause__)
+ │    └── DeadlineExceededError    the caller's Client.deadline passed
+ ├── ResponseDecodeError           a body that is not the JSON the spec promises (status, excerpt)
+ ├── ActionFailedError             image_actions.wait saw "errored" (action)
+ ├── ImageFailedError              images.wait saw the import fail (image)
+ └── WaitTimeoutError              a wait ran past its timeout (last)
+      └── ActionTimeoutError       ... in image_actions.wait (action)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._headers import reset_time, retry_after
+from ._headers import moment, reset_in, retry_after
 
 if TYPE_CHECKING:
     from ._models import Action, Image
@@ -66,6 +68,11 @@ class APIError(DigitalOceanError):
     and each cut to SERVER_TEXT_CHARS, so printing an error is always safe.
     """
 
+    status: int
+    id: str | None
+    message: str
+    request_id: str | None
+
     def __init__(
         self, status: int, id: str | None, message: str, request_id: str | None = None
     ) -> None:
@@ -100,7 +107,11 @@ class RateLimitError(APIError):
 
     The second kind is raised before sending anything, when the API's pause or the client's
     own windows would hold the request longer than allowed; `request_id` is then None.
+    Both times are clamped to `do_images._windows.MAX_PAUSE` (an hour) from the answer.
     """
+
+    retry_after: float | None
+    reset_at: datetime | None
 
     def __init__(
         self,
@@ -109,15 +120,16 @@ class RateLimitError(APIError):
         message: str,
         request_id: str | None = None,
         reset_at: datetime | None = None,
-        retry_after: float | datetime | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(status, id, message, request_id)
         self.reset_at = reset_at
-        """When a request may go again, as far as the API (or the client's windows) said."""
-        self.retry_after = retry_after if not isinstance(retry_after, datetime) else None
-        """Seconds the API asked to wait (`retry-after`, sent on the per-minute limit)."""
-        self.retry_at = retry_after if isinstance(retry_after, datetime) else None
-        """The moment the API asked to wait for, when `retry-after` was an HTTP date."""
+        """When a request may go again (local time), as far as the API or the client's
+        windows said."""
+        self.retry_after = retry_after
+        """Seconds to wait before trying again: the API's `retry-after` (seconds, or an HTTP
+        date measured on the server's clock), or the client's own wait when it refused to
+        send; None when neither said."""
 
 
 class ServerError(APIError):
@@ -129,7 +141,12 @@ class APIConnectionError(DigitalOceanError):
 
     def __init__(self, message: str, cause: BaseException | None = None) -> None:
         super().__init__(message)
-        self.cause = cause
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        """What failed underneath (never an aiohttp error whose repr holds the token)."""
+        return self.__cause__
 
 
 class DeadlineExceededError(APIConnectionError):
@@ -139,8 +156,12 @@ class DeadlineExceededError(APIConnectionError):
 class ResponseDecodeError(DigitalOceanError):
     """A 2xx body that is not the JSON the spec promises."""
 
+    status: int | None
+    excerpt: str
+
     def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
         self.status = status
+        """The answer's HTTP status (None when no answer was involved)."""
         self.excerpt = excerpt(body)
         """The start of the body, escaped and bounded."""
         text = message if status is None else f"{message} (HTTP {status})"
@@ -152,16 +173,22 @@ class ResponseDecodeError(DigitalOceanError):
 class ActionFailedError(DigitalOceanError):
     """An image action ended "errored"."""
 
+    action: Action
+
     def __init__(self, action: Action) -> None:
         self.action = action
+        """The errored action."""
         super().__init__(f"action {action.id} ({printable(str(action.type), 40)}) errored")
 
 
 class ImageFailedError(DigitalOceanError):
     """A custom image import failed; `image.error_message` says why."""
 
+    image: Image
+
     def __init__(self, image: Image) -> None:
         self.image = image
+        """The failed image."""
         reason = (image.error_message or "").strip() or f"status {image.status}"
         super().__init__(f"image {image.id} import failed: {printable(reason)}")
 
@@ -169,8 +196,11 @@ class ImageFailedError(DigitalOceanError):
 class WaitTimeoutError(DigitalOceanError):
     """A wait ran past its timeout; `last` is the last object seen."""
 
-    def __init__(self, message: str, last: Any) -> None:
+    last: Image | Action | None
+
+    def __init__(self, message: str, last: Image | Action | None) -> None:
         self.last = last
+        """The last image or action seen (None when no poll was answered in time)."""
         super().__init__(message)
 
 
@@ -178,8 +208,11 @@ class ActionTimeoutError(WaitTimeoutError):
     """image_actions.wait ran past its timeout; `action` is the last Action seen."""
 
     @property
-    def action(self) -> Action:
-        return self.last  # type: ignore[no-any-return]
+    def action(self) -> Action | None:
+        """The last Action seen (None when no poll was answered in time)."""
+        from ._models import Action
+
+        return self.last if isinstance(self.last, Action) else None
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
@@ -191,10 +224,16 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 
 def error_from_response(
-    status: int, headers: Mapping[str, str], fields: Mapping[str, Any], body: bytes
+    status: int,
+    headers: Mapping[str, str],
+    fields: Mapping[str, object],
+    body: bytes,
+    *,
+    wall: float,
 ) -> APIError:
     """The error for a non-2xx answer, from its status, headers and the JSON object its body
-    held (`fields`, empty when it held none); never fails, whatever the body holds."""
+    held (`fields`, empty when it held none); never fails, whatever the body holds.
+    `wall` is the local wall clock (epoch seconds), for when only it can place a time."""
     error_id = fields.get("id")
     message = fields.get("message")
     request_id = fields.get("request_id") or headers.get("x-request-id")
@@ -204,8 +243,10 @@ def error_from_response(
         message = f"unexpected answer: '{excerpt(body)}'" if body else "no error body"
     request_id = request_id if isinstance(request_id, str) else None
     if status == 429:
+        reset = reset_in(headers, wall)
+        reset_at = None if reset is None else moment(wall, reset)
         return RateLimitError(
-            status, error_id, message, request_id, reset_time(headers), retry_after(headers)
+            status, error_id, message, request_id, reset_at, retry_after(headers, wall)
         )
     cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
     return cls(status, error_id, message, request_id)

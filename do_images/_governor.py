@@ -8,12 +8,13 @@ limiter that shares the same state across processes and machines.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
+
+from ._clock import SYSTEM_CLOCK, Clock
+from ._windows import RateWindow, rate_windows
 
 logger = logging.getLogger("do_images")
 
@@ -82,15 +83,11 @@ class Governor:
     """
 
     def __init__(
-        self,
-        windows: Sequence[tuple[int, float]],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        self, windows: Sequence[RateWindow | tuple[int, float]], *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        self._windows = with_margin(windows)
-        self._clock = clock
-        self._sleep = sleep
+        self._windows = with_margin([(w.max_requests, w.seconds) for w in rate_windows(windows)])
+        self._clock = clock.monotonic
+        self._sleep = clock.sleep
         self._states: dict[str, _TokenState] = {}
 
     def _state(self, key: str) -> _TokenState:

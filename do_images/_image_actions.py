@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from . import _validate as check
+from ._call import Transport
 from ._convert import decode_one
 from ._errors import ActionFailedError, ActionTimeoutError
 from ._images import IMAGES
 from ._models import Action
 from ._pagination import Paginator
-from ._transport import Transport
 from ._wait import poll
 
 
 class ImageActions:
     """Actions on an image: transfer to another region, convert a backup to a snapshot."""
 
-    def __init__(self, transport: Transport, *, concurrency: int) -> None:
+    def __init__(self, transport: Transport, *, concurrency: int, prefetch_bytes: int) -> None:
         self._transport = transport
         self._concurrency = concurrency
+        self._prefetch_bytes = prefetch_bytes
 
     def list(
         self,
@@ -39,6 +40,7 @@ class ImageActions:
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
             start_page=check.positive_int("start_page", start_page),
+            prefetch_bytes=self._prefetch_bytes,
         )
 
     async def get(self, image_id: int, action_id: int) -> Action:
@@ -87,6 +89,7 @@ class ImageActions:
             timeout=timeout,
             poll_interval=interval,
             transport=self._transport,
+            what=f"wait for action {action_id}",
         )
 
     async def _start(self, image_id: int, body: dict[str, str]) -> Action:

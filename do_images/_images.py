@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from . import _validate as check
+from ._call import Transport
 from ._convert import decode_one
 from ._errors import DigitalOceanError, ImageFailedError, WaitTimeoutError
 from ._models import Image
 from ._pagination import Paginator
 from ._params import present, query
-from ._transport import Transport
 from ._wait import poll
 
 IMAGES = ("v2", "images")
@@ -19,14 +20,15 @@ IMAGES = ("v2", "images")
 class Images:
     """Images: distributions, 1-Click applications, snapshots, backups and custom images."""
 
-    def __init__(self, transport: Transport, *, concurrency: int) -> None:
+    def __init__(self, transport: Transport, *, concurrency: int, prefetch_bytes: int) -> None:
         self._transport = transport
         self._concurrency = concurrency
+        self._prefetch_bytes = prefetch_bytes
 
     def list(
         self,
         *,
-        type: str | None = None,
+        type: Literal["distribution", "application"] | None = None,
         private: bool | None = None,
         tag_name: str | None = None,
         per_page: int = 200,
@@ -55,6 +57,7 @@ class Images:
             concurrency=check.optional_positive_int("concurrency", concurrency)
             or self._concurrency,
             start_page=check.positive_int("start_page", start_page),
+            prefetch_bytes=self._prefetch_bytes,
         )
 
     async def get(self, image_id_or_slug: int | str) -> Image:
@@ -142,6 +145,7 @@ class Images:
             timeout=timeout,
             poll_interval=interval,
             transport=self._transport,
+            what=f"wait for image {ident}",
         )
 
     async def _one(self, method: str, *ident: int | str, json: object = None) -> Image:

@@ -13,13 +13,13 @@ import math
 import operator
 from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 
+from ._call import Params, Response, Transport
 from ._convert import decode_page
 from ._errors import ResponseDecodeError
-from ._transport import Params, Response, Transport
 
 T = TypeVar("T")
 # How many of a walk's ids de-duplication remembers at least (see RecentIds).
@@ -58,6 +58,15 @@ class PageFacts:
     how far ahead prefetch may reach without a speculative request."""
     problem: str | None = None
     """Why the facts contradict each other so that completeness cannot be judged."""
+
+
+def _held(task: asyncio.Task[Response], largest: int) -> int:
+    """The bytes a page fetched ahead holds, or may bring while it is still in flight."""
+    if not task.done():
+        return largest
+    if task.cancelled() or task.exception() is not None:
+        return 0
+    return len(task.result().body)
 
 
 def page_facts(
@@ -115,7 +124,7 @@ class RecentIds:
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
-        fresh = []
+        fresh: list[T] = []
         anything_new = False
         for item in items:
             item_id = _item_id(item)
@@ -152,6 +161,7 @@ class Paginator(Generic[T]):
         per_page: int,
         concurrency: int,
         start_page: int = 1,
+        prefetch_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._transport = transport
         self._path = path
@@ -161,6 +171,7 @@ class Paginator(Generic[T]):
         self._per_page = per_page
         self._concurrency = concurrency
         self._start_page = start_page
+        self._prefetch_bytes = prefetch_bytes
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
@@ -181,15 +192,23 @@ class Paginator(Generic[T]):
         window = 1
         stale = 0
         last_page: int | None = None
+        largest = 0  # the largest page body seen: what a page still in flight may bring
         try:
             while True:
                 # Keep `window` pages in flight from the one needed now, never past the last
-                # page the total implies (without a total, only the page needed).
+                # page the total implies (without a total, only the page needed), and never
+                # more bytes held ahead than the budget allows; the page needed always goes.
                 reach = number + window - 1 if last_page is not None else number
+                held = sum(_held(task, largest) for task in in_flight.values())
                 for ahead in range(number, max(number, min(reach, last_page or number)) + 1):
-                    if ahead not in in_flight:
-                        in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
+                    if ahead in in_flight:
+                        continue
+                    if ahead > number and held + largest > self._prefetch_bytes:
+                        break
+                    in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
+                    held += largest
                 response = await in_flight.pop(number)
+                largest = max(largest, len(response.body))
                 body = decode_page(
                     response.body, self._key, self._item_type, status=response.status
                 )
@@ -238,6 +257,6 @@ class Paginator(Generic[T]):
                 task.cancel()
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
-    def _fetch(self, number: int) -> Coroutine[Any, Any, Response]:
+    def _fetch(self, number: int) -> Coroutine[object, object, Response]:
         params = {**self._params, "page": number, "per_page": self._per_page}
         return self._transport.request("GET", *self._path, params=params)

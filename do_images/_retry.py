@@ -5,6 +5,9 @@
   reached the server could create a second image.
 - 429: retried for every method (the API did not process the request), no sooner than
   `retry-after` (seconds or an HTTP date), else `ratelimit-reset`, else the backoff.
+- A request that never left the process (its headers were never sent: no connection, or
+  timed out while connecting) is retried like an idempotent one, even a POST.
+- No wait is longer than `do_images._windows.MAX_PAUSE`, whatever the server said.
 - Every retry waits at least the backoff's floor (its fixed half), even when the server
   says `retry-after: 0` or names a reset already past, so a retry can never be a burst.
 - Backoff: exponential from BACKOFF_BASE, capped at BACKOFF_CAP, with "equal jitter"
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 from ._errors import APIConnectionError, DigitalOceanError, RateLimitError, ServerError
+from ._headers import clamp
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BACKOFF_BASE = 0.5
@@ -37,23 +41,31 @@ def rate_limit_delay(error: RateLimitError, now: float) -> float | None:
     `now` is the wall clock (epoch seconds): reset stamps and HTTP dates are wall-clock times.
     """
     if error.retry_after is not None:
-        return error.retry_after
-    when = error.retry_at or error.reset_at
-    if when is not None:
-        return max(0.0, when.timestamp() - now)
+        return clamp(error.retry_after)
+    if error.reset_at is not None:
+        return clamp(error.reset_at.timestamp() - now)
     return None
 
 
 def retry_delay(
-    error: DigitalOceanError, attempt: int, method: str, *, now: float, jitter: float
+    error: DigitalOceanError,
+    attempt: int,
+    method: str,
+    *,
+    now: float,
+    jitter: float,
+    sent: bool = True,
 ) -> float | None:
     """Seconds to wait before retry number `attempt`, or None when the error is final.
 
-    `now` is the wall clock, for the API's stamps; the caller enforces `max_retries`.
+    `now` is the wall clock, for the API's stamps; `sent` is False when the request never
+    left the process; the caller enforces `max_retries`.
     """
     if isinstance(error, RateLimitError):
         asked = rate_limit_delay(error, now)
         return backoff(attempt, jitter) if asked is None else max(asked, backoff_floor(attempt))
+    if isinstance(error, APIConnectionError) and not sent:
+        return backoff(attempt, jitter)
     if isinstance(error, (ServerError, APIConnectionError)) and method in IDEMPOTENT_METHODS:
         return backoff(attempt, jitter)
     return None

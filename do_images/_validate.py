@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from yarl import URL
 
+K = TypeVar("K")
 IMAGE_TYPES = ("distribution", "application")
 MAX_PER_PAGE = 200
 # Region slugs are short letters + digits ("nyc3", "sgp1"); new regions appear, so no fixed list.
@@ -32,6 +33,7 @@ def positive_int(name: str, value: Any) -> int:
 def image_id_or_slug(value: Any) -> int | str:
     """A positive id, or a public image's slug (no '/', which yarl would not quote)."""
     if isinstance(value, str):
+        _encodable("image_id_or_slug", value)
         if not _SLUG.fullmatch(value):
             raise ValueError(
                 f"image_id_or_slug must be a positive id or a slug such as 'ubuntu-24-04-x64',"
@@ -58,9 +60,29 @@ def image_type(value: Any) -> str | None:
     return value  # type: ignore[no-any-return]
 
 
+def optional_instance(name: str, value: object, kind: type[K]) -> K | None:
+    """None, or an instance of `kind` (checked at run time for callers without a type checker)."""
+    if value is None or isinstance(value, kind):
+        return value
+    raise TypeError(f"{name} must be a {kind.__module__}.{kind.__name__}, not {_type_name(value)}")
+
+
 def optional_bool(name: str, value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"{name} must be True, False or None, not {_type_name(value)}")
+    return value
+
+
+def _encodable(name: str, value: str) -> str:
+    """`value`, unless it holds a lone surrogate (how Python keeps a byte it could not decode,
+    e.g. from the environment or a file name), which no request can carry."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} is not valid Unicode text: it holds a lone surrogate at position"
+            f" {error.start} (an undecodable byte?)"
+        ) from None
     return value
 
 
@@ -72,7 +94,7 @@ def text(name: str, value: Any, *, required: bool = False) -> str | None:
         raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if required and not value.strip():
         raise ValueError(f"{name} must not be empty")
-    return value
+    return _encodable(name, value)
 
 
 def name(value: Any, *, required: bool) -> str | None:
@@ -104,10 +126,11 @@ def tags(value: Any) -> list[str] | None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"tags must be a list of strings, not {_type_name(value)}")
-    items = list(value)
-    for item in items:
+    items: list[str] = []
+    for item in value:  # pyright: ignore[reportUnknownVariableType]
         if not isinstance(item, str) or not item:
             raise TypeError(f"tags must hold non-empty strings, got {item!r}")
+        items.append(_encodable("tags", item))
     return items
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ._call import Transport
 from ._errors import DeadlineExceededError, DigitalOceanError
-from ._transport import DEADLINE, Transport
 
 T = TypeVar("T")
 BACKOFF_FACTOR = 1.5
@@ -29,12 +29,13 @@ async def poll(
     timeout: float | None,
     poll_interval: float,
     transport: Transport,
+    what: str,
 ) -> T:
     """Fetch until `done`; raise what `failed` returns, or `timed_out(last)` past `timeout`
     (or past the caller's `Client.deadline`, whichever comes first)."""
-    clock, sleep = transport.clock, transport.sleep
-    start = clock()
-    outer = transport.remaining()
+    clock = transport.clock
+    start = clock.monotonic()
+    outer = clock.remaining()
     outer_deadline = None if outer is None else start + outer
     budgets = [b for b in (timeout, outer) if b is not None]
     deadline = start + min(budgets) if budgets else None
@@ -49,14 +50,16 @@ async def poll(
     ceiling = max(poll_interval, MAX_POLL_INTERVAL)
     current: T | None = None
     while True:
-        token = DEADLINE.set(first_deadline if current is None else deadline)
+        until = first_deadline if current is None else deadline
         try:
-            current = await fetch()
+            if until is None:
+                current = await fetch()
+            else:
+                with clock.deadline(until - clock.monotonic()):
+                    current = await fetch()
         except DeadlineExceededError:
             # The deadline ran out mid-poll: report it as this wait's timeout.
             raise timed_out(current) from None
-        finally:
-            DEADLINE.reset(token)
         error = failed(current)
         if error is not None:
             raise error
@@ -64,10 +67,11 @@ async def poll(
             return current
         delay = interval
         if deadline is not None:
-            remaining = deadline - clock()
+            remaining = deadline - clock.monotonic()
             if remaining <= 0:
                 raise timed_out(current)
             # Poll once more right at the deadline rather than sleeping past it.
             delay = min(delay, remaining)
-        await sleep(delay)
+        with transport.stoppable(what):  # close() wakes a wait at once
+            await clock.sleep(delay)
         interval = min(interval * BACKOFF_FACTOR, ceiling)

@@ -36,8 +36,6 @@ async def client(emulator: Emulator, fake_time: FakeTime) -> AsyncIterator[do_im
         TOKEN,
         base_url=emulator.url,
         rate_limits=(),
-        sleep=fake_time.sleep,
-        clock=fake_time.clock,
-        jitter=lambda: 0.5,
+        clock=fake_time,
     ) as client:
         yield client

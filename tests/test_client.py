@@ -101,7 +101,7 @@ async def test_token_never_in_repr_str_errors_or_logs(
     emulator.inject(Fault(kind="drop", times=1, path="/v2/images/2"))
     seen: list[str] = []
     async with do_images.Client(
-        TOKEN, base_url=emulator.url, sleep=fake_time.sleep, clock=fake_time.clock, max_retries=0
+        TOKEN, base_url=emulator.url, clock=fake_time, max_retries=0
     ) as client:
         seen += [repr(client), str(client), repr(client.images), repr(client.images.list())]
         for call in (

@@ -6,11 +6,13 @@ import pytest
 
 import do_images
 from do_images._errors import error_from_response
+from do_images._windows import MAX_PAUSE
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN, FakeTime
 from .support.scripted import scripted_server
 
+NOW = 1_800_000_000.0
 DO_ERROR = {"id": "some_id", "message": "Some message.", "request_id": "req-1"}
 
 # status, fields, headers -> class, id, message, request_id: the mapping as a table, no server.
@@ -49,7 +51,7 @@ def test_error_mapping(
     message: str,
     request_id: str | None,
 ) -> None:
-    error = error_from_response(status, headers, fields, b"")
+    error = error_from_response(status, headers, fields, b"", wall=NOW)
     assert type(error) is cls
     assert (error.status, error.id, error.message, error.request_id) == (
         status,
@@ -61,7 +63,7 @@ def test_error_mapping(
 
 def test_a_non_json_error_body_is_quoted_escaped_and_bounded() -> None:
     body = b"<html>\x1b[2J Bad Gateway</html>" + b"!" * 1000
-    error = error_from_response(502, {}, {}, body)
+    error = error_from_response(502, {}, {}, body, wall=NOW)
     assert isinstance(error, do_images.ServerError)
     assert error.message.startswith("unexpected answer: '<html>\\x1b[2J Bad Gateway")
     assert "\x1b" not in str(error)
@@ -69,12 +71,22 @@ def test_a_non_json_error_body_is_quoted_escaped_and_bounded() -> None:
 
 
 def test_a_429_carries_when_to_retry() -> None:
-    headers = {"ratelimit-reset": "1800000000", "retry-after": "12"}
-    error = error_from_response(429, headers, DO_ERROR, b"")
+    headers = {"ratelimit-reset": str(int(NOW) + 30), "retry-after": "12"}
+    error = error_from_response(429, headers, DO_ERROR, b"", wall=NOW)
     assert isinstance(error, do_images.RateLimitError)
     assert error.retry_after == 12.0
     assert error.reset_at is not None
-    assert error.reset_at.timestamp() == 1_800_000_000
+    assert error.reset_at.timestamp() == NOW + 30
+
+
+@pytest.mark.parametrize("huge", ["3e11", "1e308", "inf", "99999999999999999999"])
+def test_a_huge_server_time_is_clamped_never_overflows(huge: str) -> None:
+    headers = {"ratelimit-reset": "9" * 30, "retry-after": huge}
+    error = error_from_response(429, headers, DO_ERROR, b"", wall=NOW)
+    assert isinstance(error, do_images.RateLimitError)
+    assert error.retry_after == MAX_PAUSE
+    assert error.reset_at is not None
+    assert error.reset_at.timestamp() == NOW + MAX_PAUSE
 
 
 async def test_401_is_authentication_error_with_fields() -> None:
@@ -114,8 +126,7 @@ async def test_429_after_retries_is_rate_limit_error_with_reset_at(
         base_url=emulator.url,
         rate_limits=(),
         max_retries=2,
-        sleep=fake_time.sleep,
-        clock=fake_time.clock,
+        clock=fake_time,
     ) as client:
         with pytest.raises(do_images.RateLimitError) as caught:
             await client.images.get(1)
@@ -256,11 +267,15 @@ async def test_connection_refused_is_api_connection_error(fake_time: FakeTime) -
     async with scripted_server(lambda request: (200, {}, {})) as server:
         url = server.url
     async with do_images.Client(
-        "t", base_url=url, rate_limits=(), max_retries=1, sleep=fake_time.sleep
+        "t", base_url=url, rate_limits=(), max_retries=1, clock=fake_time
     ) as client:
         with pytest.raises(do_images.APIConnectionError) as caught:
             await client.images.get(1)
     assert caught.value.cause is not None
+    # The cause is the exception's __cause__, so tracebacks show it (issue 15).
+    assert caught.value.__cause__ is caught.value.cause
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__suppress_context__
     assert len(fake_time.sleeps) == 1
     # The message names the scheme actually used, not aiohttp's "ssl:default".
     assert f"cannot connect to http://127.0.0.1:{url.port}" in str(caught.value)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import do_images
+from do_images._clock import Clock
 from do_images._governor import MARGIN, Governor
 from do_images.testing import Emulator, Fault
 
@@ -19,7 +20,7 @@ FOREVER = math.inf
 
 
 def _governor(fake_time: FakeTime, *windows: tuple[int, float]) -> Governor:
-    return Governor(windows, clock=fake_time.clock, sleep=fake_time.sleep)
+    return Governor(windows, clock=fake_time)
 
 
 async def test_a_full_window_waits_until_its_oldest_request_expires(fake_time: FakeTime) -> None:
@@ -93,9 +94,7 @@ def _client(url: object, fake_time: FakeTime, **options: object) -> do_images.Cl
     return do_images.Client(
         "t",
         base_url=url,  # type: ignore[arg-type]
-        sleep=fake_time.sleep,
-        clock=fake_time.clock,
-        wall_clock=fake_time.clock,
+        clock=fake_time,
         **options,  # type: ignore[arg-type]
     )
 
@@ -216,11 +215,12 @@ async def test_windows_run_on_a_monotonic_clock_not_the_wall_clock(emulator: Emu
     stored = emulator.add_image()
     steps = iter([0.0, -3600.0])
 
-    def stepping_back() -> float:  # the wall clock jumps back an hour after the first call
-        return time.time() + next(steps, -3600.0)
+    class SteppingBack(Clock):
+        def wall(self) -> float:  # the wall clock jumps back an hour after the first call
+            return time.time() + next(steps, -3600.0)
 
     async with do_images.Client(
-        "t", base_url=emulator.url, rate_limits=((2, 0.2),), wall_clock=stepping_back
+        "t", base_url=emulator.url, rate_limits=((2, 0.2),), clock=SteppingBack()
     ) as client:
         started = time.monotonic()
         for _ in range(6):

@@ -7,7 +7,15 @@ from datetime import datetime, timezone
 import pytest
 
 from do_images import RateLimit
-from do_images._headers import header_int, rate_limit_from, reset_time, retry_after
+from do_images._headers import (
+    header_int,
+    moment,
+    rate_limit_from,
+    reset_in,
+    reset_time,
+    retry_after,
+)
+from do_images._windows import MAX_PAUSE
 
 STAMP = 1_800_000_000
 WHEN = datetime.fromtimestamp(STAMP, tz=timezone.utc)
@@ -29,6 +37,10 @@ def test_reset_time(headers: dict[str, str], expected: datetime | None) -> None:
     assert reset_time(headers) == expected
 
 
+NOW = float(STAMP)
+DATE = "Fri, 15 Jan 2027 08:00:00 GMT"  # STAMP as an HTTP date
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -37,16 +49,46 @@ def test_reset_time(headers: dict[str, str], expected: datetime | None) -> None:
         ("1.5", 1.5),
         ("-1", None),
         ("nan", None),
-        ("inf", None),
+        ("inf", MAX_PAUSE),
+        ("3e11", MAX_PAUSE),
+        ("1e400", MAX_PAUSE),
         ("", None),
         ("later", None),
-        ("Wed, 21 Oct 2026 07:28:00 GMT", datetime(2026, 10, 21, 7, 28, tzinfo=timezone.utc)),
-        ("Wed, 21 Oct 2026 07:28:00", datetime(2026, 10, 21, 7, 28, tzinfo=timezone.utc)),
+        ("Fri, 15 Jan 2027 08:00:20 GMT", 20.0),
+        ("Fri, 15 Jan 2027 08:00:20", 20.0),
+        ("Fri, 15 Jan 2027 07:00:00 GMT", 0.0),  # already past
+        ("Fri, 15 Jan 9999 08:00:00 GMT", MAX_PAUSE),
         ("Wed, 99 Oct 2026 07:28:00 GMT", None),
     ],
 )
-def test_retry_after(value: str, expected: float | datetime | None) -> None:
-    assert retry_after({"retry-after": value}) == expected
+def test_retry_after(value: str, expected: float | None) -> None:
+    assert retry_after({"retry-after": value}, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"ratelimit-reset": str(STAMP + 20)}, 20.0),
+        # The server's Date, not the host's clock, turns the stamp into a duration.
+        ({"ratelimit-reset": str(STAMP + 620), "Date": "Fri, 15 Jan 2027 08:10:00 GMT"}, 20.0),
+        ({"ratelimit-reset": str(STAMP - 620), "Date": "Fri, 15 Jan 2027 07:50:00 GMT"}, 0.0),
+        ({"ratelimit-reset": str(STAMP + 20), "Date": "garbage"}, 20.0),
+        ({"ratelimit-reset": str(STAMP + 20), "Date": "Fri, 15 Jan 9999 08:00:00 GMT"}, 20.0),
+        ({"ratelimit-reset": str(STAMP + 10**9), "Date": DATE}, MAX_PAUSE),
+        ({"ratelimit-reset": "9" * 40}, MAX_PAUSE),
+        ({"ratelimit-reset": "-5"}, 0.0),
+        ({"ratelimit-reset": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_reset_in(headers: dict[str, str], expected: float | None) -> None:
+    assert reset_in(headers, NOW) == expected
+
+
+def test_moment_never_overflows() -> None:
+    assert moment(NOW, 1e300) == datetime.fromtimestamp(NOW + MAX_PAUSE, tz=timezone.utc)
+    assert moment(NOW, float("nan")) == datetime.fromtimestamp(NOW + MAX_PAUSE, tz=timezone.utc)
+    assert moment(NOW, -5) == datetime.fromtimestamp(NOW, tz=timezone.utc)
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ async def test_wait_timeout_is_an_action_timeout(fake_time: FakeTime) -> None:
     async with Emulator(seed=False, rate_limits=(), steps=1000) as slow:
         slow_image = slow.add_image(kind="snapshot")
         async with do_images.Client(
-            "t", base_url=slow.url, rate_limits=(), sleep=fake_time.sleep, clock=fake_time.clock
+            "t", base_url=slow.url, rate_limits=(), clock=fake_time
         ) as client:
             action = await client.image_actions.transfer(slow_image["id"], region="fra1")
             with pytest.raises(do_images.ActionTimeoutError) as caught:

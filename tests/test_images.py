@@ -177,12 +177,16 @@ async def test_wait_times_out_with_the_last_image(
     emulator.set_image(stored["id"], status="pending")
     start = fake_time.now
 
-    async def never_finishes(seconds: float) -> None:
-        emulator.set_image(stored["id"], status="pending")
-        await fake_time.sleep(seconds)
+    class NeverFinishes(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            emulator.set_image(stored["id"], status="pending")
+            await fake_time.sleep(seconds)
+
+        def monotonic(self) -> float:
+            return fake_time.now
 
     async with do_images.Client(
-        "t", base_url=emulator.url, rate_limits=(), sleep=never_finishes, clock=fake_time.clock
+        "t", base_url=emulator.url, rate_limits=(), clock=NeverFinishes()
     ) as slow_client:
         with pytest.raises(do_images.WaitTimeoutError) as caught:
             await slow_client.images.wait(stored["id"], timeout=30, poll_interval=5)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
 import random
 import time
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -472,7 +474,7 @@ async def test_soak_crawl_survives_faults_with_no_duplicate_or_loss(
         expected = [image["id"] for image in emulator.add_images(PAGES * PER_PAGE)]
         _faults(emulator)
         async with do_images.Client(
-            "t", base_url=emulator.url, rate_limits=(), sleep=fake.sleep, clock=fake.clock
+            "t", base_url=emulator.url, rate_limits=(), clock=fake
         ) as client:
             ids = [i.id async for i in client.images.list(per_page=PER_PAGE, concurrency=8)]
         served = emulator.faults_served
@@ -507,8 +509,7 @@ async def test_permanent_faults_fail_typed_within_the_deadline(
             base_url=emulator.url,
             rate_limits=(),
             max_retries=100,
-            sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         ) as client:
             start = fake.now
             with client.deadline(30), pytest.raises(error):
@@ -621,3 +622,48 @@ async def test_default_prefetch_starts_slow_so_leaving_early_wastes_little(
     assert pages[:2] == [1, 2]
     # At most 2 page requests beyond page 2 (pages 3 and 4), not a window of 64.
     assert len(pages) <= 4
+
+
+# --- issue 15 class 7: the bytes a walk holds ahead are bounded, not only the pages ---------
+
+
+@pytest.mark.parametrize(("budget_pages", "concurrency"), [(3, 64), (1, 64), (8, 4)])
+async def test_prefetch_holds_at_most_max_prefetch_bytes_of_pages(
+    budget_pages: int, concurrency: int
+) -> None:
+    pages, filler = 20, "x" * 1_000_000  # 1 MB a page decompressed, a few KB gzipped
+    consumed = [0]  # the last page the consumer has taken
+    ahead: list[int] = []  # at each request: how far past the consumer's page it asked
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        page = int(request.query["page"])
+        ahead.append(page - consumed[0])
+        links = {"pages": {"next": "n"}} if page < pages else {}
+        body = {"images": [{"id": page, "description": filler}], "links": links}
+        raw = orjson.dumps({**body, "meta": {"total": pages}})
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return 200, gzip.compress(raw, compresslevel=1), headers
+
+    page_bytes = len(filler) + 200
+    async with scripted_server(handler) as server:
+        async with do_images.Client(
+            TOKEN,
+            base_url=server.url,
+            rate_limits=(),
+            max_prefetch_bytes=budget_pages * page_bytes,
+        ) as client:
+            async for page in client.images.list(per_page=1, concurrency=concurrency).pages():
+                consumed[0] = page.page
+                await asyncio.sleep(0.02)  # a slow consumer: prefetch would run far ahead
+    assert consumed[0] == pages
+    assert sorted(int(r.query["page"]) for r in server.requests) == list(range(1, pages + 1))
+    # The page needed next always goes; beyond it, only what fits the budget (which holds the
+    # page needed next too): never more pages held or in flight than the budget allows.
+    assert max(ahead) <= max(1, budget_pages), ahead
+    if budget_pages > 1:
+        assert max(ahead) > 1  # prefetch still runs ahead within the budget
+
+
+def test_max_prefetch_bytes_is_checked() -> None:
+    with pytest.raises(ValueError, match="max_prefetch_bytes"):
+        do_images.Client("t", max_prefetch_bytes=0)

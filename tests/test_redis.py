@@ -28,7 +28,7 @@ pytest.importorskip("redis", reason="the redis extra is not installed: uv sync -
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from do_images._transport import token_fingerprint
+from do_images._call import token_fingerprint
 from do_images.redis import RedisRateLimiter, kept_windows
 from do_images.testing import Emulator, Fault
 

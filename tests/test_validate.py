@@ -131,9 +131,9 @@ BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"timeout": NAN}, "timeout"),
     ({"connect_timeout": NAN}, "connect_timeout"),
     ({"max_rate_limit_wait": NAN}, "max_rate_limit_wait"),
-    ({"rate_limits": ((2, INF),)}, "rate_limits seconds"),
-    ({"rate_limits": ((2, NAN),)}, "rate_limits seconds"),
-    ({"rate_limits": ((INF, 1.0),)}, "rate_limits max_requests"),
+    ({"rate_limits": ((2, INF),)}, "rate_limits: .* seconds"),
+    ({"rate_limits": ((2, NAN),)}, "rate_limits: .* seconds"),
+    ({"rate_limits": ((INF, 1.0),)}, "rate_limits: .* max_requests"),
     ({"max_response_bytes": 0}, "max_response_bytes"),
     ({"max_response_bytes": 1.5}, "max_response_bytes"),
     ({"rate_limits": ((2, 1.0),), "rate_limiter": object()}, "rate_limits or rate_limiter"),
@@ -170,13 +170,87 @@ SECRET = "dop_v1_abcdef0123456789"
 
 
 @pytest.mark.parametrize(
-    "token", [f"{SECRET[:9]}\n{SECRET[9:]}", f"{SECRET}\r\nX-Evil: 1", f"dop\x00{SECRET}"]
+    "token",
+    [
+        f"{SECRET[:9]}\n{SECRET[9:]}",
+        f"{SECRET}\r\nX-Evil: 1",
+        f"dop\x00{SECRET}",
+        f"{SECRET}\udcff",  # a byte the environment could not decode (issue 15, class 12)
+        f"{SECRET}\u00e9",
+        f"{SECRET[:9]} {SECRET[9:]}",
+    ],
+    ids=["newline", "header injection", "NUL", "surrogate", "non-ASCII", "space"],
 )
-def test_a_token_with_control_characters_is_refused_without_echoing_it(token: str) -> None:
+def test_a_token_that_is_not_printable_ascii_is_refused_without_echoing_it(token: str) -> None:
     # (Surrounding whitespace, such as a file's last newline, is stripped, not refused.)
     with pytest.raises(ValueError, match="token") as raised:
         do_images.Client(token)
-    assert SECRET not in str(raised.value)
+    error = raised.value
+    for shown in (str(error), repr(error), repr(error.args), repr(error.__cause__)):
+        assert SECRET[4:] not in shown
+        assert SECRET[4:] not in shown.encode("unicode_escape").decode()
+    assert error.__cause__ is None
+    assert error.__suppress_context__ or error.__context__ is None
+
+
+def test_a_surrogate_token_from_the_environment_is_refused_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIGITALOCEAN_TOKEN", f"{SECRET}\udcff")
+    with pytest.raises(ValueError, match="token") as raised:
+        do_images.Client()
+    assert SECRET[4:] not in repr(raised.value)
+
+
+# Issue 15 class 20: a lone surrogate (an undecodable byte) in any text argument is refused
+# naming the argument, before any request, rather than a UnicodeEncodeError while sending.
+BAD = "x\udcffy"
+SURROGATES: list[tuple[str, Call, str]] = [
+    ("name", lambda c: c.images.create(name=BAD, url="https://e.com/x", region="nyc3"), "name"),
+    ("url", lambda c: c.images.create(name="n", url=f"https://e.com/{BAD}", region="nyc3"), "url"),
+    (
+        "description",
+        lambda c: c.images.create(name="n", url="https://e.com/x", region="nyc3", description=BAD),
+        "description",
+    ),
+    (
+        "distribution",
+        lambda c: c.images.create(name="n", url="https://e.com/x", region="nyc3", distribution=BAD),
+        "distribution",
+    ),
+    (
+        "tags",
+        lambda c: c.images.create(name="n", url="https://e.com/x", region="nyc3", tags=["a", BAD]),
+        "tags",
+    ),
+    ("region", lambda c: c.image_actions.transfer(1, region=BAD), "region"),
+    ("update name", lambda c: c.images.update(1, name=BAD), "name"),
+    ("update description", lambda c: c.images.update(1, description=BAD), "description"),
+    ("tag_name", lambda c: c.images.list(tag_name=BAD), "tag_name"),
+    ("slug", lambda c: c.images.get(BAD), "image_id_or_slug"),
+    (
+        "recipient_email",
+        lambda c: c.account_transfers.create(1, recipient_email=f"{BAD}@example.com"),
+        "recipient_email",
+    ),
+    (
+        "recipient_uuid",
+        lambda c: c.account_transfers.accept(1, transfer_id=2, recipient_uuid=BAD),
+        "recipient_uuid",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "names"), [case[1:] for case in SURROGATES], ids=[c[0] for c in SURROGATES]
+)
+async def test_a_surrogate_in_text_is_refused_naming_the_argument(
+    emulator: Emulator, client: do_images.Client, call: Call, names: str
+) -> None:
+    with pytest.raises(ValueError, match=names) as raised:
+        await _run(call, client)
+    assert type(raised.value) is ValueError  # not a UnicodeEncodeError from deep inside
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize(

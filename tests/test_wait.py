@@ -116,3 +116,29 @@ async def test_a_zero_timeout_looks_once() -> None:
     assert error.last.status == "NEW"
     assert len(server.requests) == 1
     assert elapsed < 1
+
+
+# --- issue 15 class 11: close() wakes a wait at once ----------------------------------------
+
+
+@pytest.mark.parametrize("which", ["images", "image_actions"])
+async def test_close_wakes_a_sleeping_wait_at_once(which: str) -> None:
+    answer = IMPORTING if which == "images" else ACTION
+    async with scripted_server(lambda r: (200, answer, {})) as server:
+        client = do_images.Client("t", base_url=server.url, rate_limits=())
+        if which == "images":
+            wait = asyncio.ensure_future(client.images.wait(7, poll_interval=600))
+        else:
+            wait = asyncio.ensure_future(client.image_actions.wait(7, 9, poll_interval=600))
+        for _ in range(500):  # bounded: the first poll is answered within milliseconds
+            if server.requests:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # now asleep until the next poll, ten minutes away
+        started = time.monotonic()
+        await client.close()
+        async with asyncio.timeout(5):
+            with pytest.raises(do_images.ClientClosedError):
+                await wait
+        assert time.monotonic() - started < 2
+    assert len(server.requests) == 1

@@ -29,6 +29,7 @@ import yaml
 from prism import PrismPair, prism_pair, spec_path
 
 import do_images
+from do_images._clock import Clock
 
 T = TypeVar("T")
 TOKEN = "any-token"
@@ -594,10 +595,11 @@ async def test_bad_request_example_carries_request_id(prism: PrismPair, call: st
 async def test_retries_against_prism_only_for_idempotent_calls(prism: PrismPair) -> None:
     sleeps: list[float] = []
 
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
+    class Recording(Clock):
+        async def sleep(self, seconds: float) -> None:
+            sleeps.append(seconds)
 
-    async with sdk(prism.static.url, prefer="code=500", max_retries=2, sleep=sleep) as client:
+    async with sdk(prism.static.url, prefer="code=500", max_retries=2, clock=Recording()) as client:
         with pytest.raises(do_images.ServerError):
             await client.images.get(EXISTING_IMAGE)
         assert len(RECORDER.new()) == 3  # GET: first attempt + 2 retries

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from yarl import URL
+
 import do_images
 from do_images._clock import Clock
 from do_images.testing import Emulator
@@ -14,14 +16,17 @@ TOKEN = "dop_v1_SECRET-token-4f2a9c-never-print-me"
 class FakeTime(Clock):
     """A clock that moves only when the SDK sleeps, and records every sleep: the suite's one
     fake clock, a `do_images` Clock (monotonic and wall time are the same fake seconds, so a
-    test can script the API's reset stamps against it; jitter is a fixed 0.5).
+    test can script the API's reset stamps against it; jitter is fixed: 0.5 unless told).
 
     Sleepers that overlap wake together, as with a real clock: a sleep moves the clock to
     its own wake-up time unless another sleeper already moved it further.
     """
 
-    def __init__(self, start: float = 1_800_000_000.0, real_pause: float = 0.0) -> None:
+    def __init__(
+        self, start: float = 1_800_000_000.0, real_pause: float = 0.0, jitter: float = 0.5
+    ) -> None:
         self.now = start
+        self._jitter = jitter
         self.sleeps: list[float] = []
         self.real_pause = real_pause  # lets other tasks act while a sleeper sleeps
 
@@ -32,7 +37,7 @@ class FakeTime(Clock):
         return self.now
 
     def jitter(self) -> float:
-        return 0.5
+        return self._jitter
 
     def clock(self) -> float:
         """The fake seconds as a plain callable (for APIs that take a time function)."""
@@ -58,6 +63,11 @@ def leftover_tasks() -> set[asyncio.Task[object]]:
     }
 
 
+def loopback_client(url: URL, clock: Clock | None = None, **options: object) -> do_images.Client:
+    """A client of a loopback server with no client-side limits (on `clock` when given)."""
+    return do_images.Client(TOKEN, base_url=url, rate_limits=(), clock=clock, **options)  # type: ignore[arg-type]
+
+
 def retrying_client(emulator: Emulator, fake: FakeTime, **options: object) -> do_images.Client:
     """A client of `emulator` on the fake clock, with no client-side limits and fixed jitter,
     so that retry tests can assert exact delays."""
@@ -65,8 +75,6 @@ def retrying_client(emulator: Emulator, fake: FakeTime, **options: object) -> do
         "t",
         base_url=emulator.url,
         rate_limits=(),
-        sleep=fake.sleep,
-        clock=fake.clock,
-        jitter=lambda: 0.5,
+        clock=fake,
         **options,  # type: ignore[arg-type]
     )

@@ -1,0 +1,256 @@
+"""One attempt, and the only code that touches aiohttp: the session's lifetime, URL, headers,
+send, and the bounded read of the answer -> `Response(status, headers, body)` or `NoAnswer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+from collections.abc import Mapping
+from types import SimpleNamespace
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from ._errors import APIConnectionError, ClientClosedError, DigitalOceanError, ResponseDecodeError
+from ._version import __version__
+
+logger = logging.getLogger("do_images")
+
+USER_AGENT = (
+    f"do-images/{__version__} aiohttp/{aiohttp.__version__} Python/{platform.python_version()}"
+)
+Params = Mapping[str, str | int]
+
+
+class Response:
+    """A fully read answer: status, headers and body bytes. Pages fetched ahead wait as these
+    compact bytes and are decoded only when their turn comes."""
+
+    __slots__ = ("body", "headers", "sends", "status")
+
+    def __init__(
+        self, status: int, body: bytes, headers: Mapping[str, str] | None = None, sends: int = 1
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.sends = sends
+        """How often aiohttp sent the request's headers (it re-sends an idempotent request
+        by itself once when a pooled connection drops)."""
+
+
+@attrs.frozen
+class NoAnswer:
+    """An attempt that got no answer: the error to report, and whether the request left."""
+
+    error: DigitalOceanError
+    sends: int
+    """How often the request's headers were sent; 0 means the server never saw it, so even
+    a POST may be sent again."""
+
+
+class _Attempt:
+    """What the trace hooks learn about one attempt (passed as aiohttp's trace_request_ctx):
+    how often its headers went out, and when it got a connection, which starts its timer.
+    Time queued for a pooled connection is not the server's time, so it is not counted."""
+
+    __slots__ = ("sends", "timeout", "timer")
+
+    def __init__(self, timeout: float) -> None:
+        self.sends = 0
+        self.timeout = timeout
+        self.timer: asyncio.Timeout | None = None
+
+    def connected(self) -> None:
+        timer = self.timer
+        if timer is None:
+            return
+        until = asyncio.get_running_loop().time() + self.timeout
+        when = timer.when()
+        timer.reschedule(until if when is None else min(when, until))
+
+
+async def _on_connection(session: object, context: SimpleNamespace, params: object) -> None:
+    attempt = context.trace_request_ctx
+    if isinstance(attempt, _Attempt):
+        attempt.connected()
+
+
+async def _on_headers_sent(session: object, context: SimpleNamespace, params: object) -> None:
+    attempt = context.trace_request_ctx
+    if isinstance(attempt, _Attempt):
+        attempt.sends += 1
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_reuseconn.append(_on_connection)
+    config.on_connection_create_start.append(_on_connection)
+    config.on_request_headers_sent.append(_on_headers_sent)
+    config.freeze()
+    return config
+
+
+# One config for every session; it acts only on requests that carry an _Attempt.
+_TRACE = _trace_config()
+
+
+class Http:
+    """Sends one request at a time for one client; owns its aiohttp session unless given one."""
+
+    def __init__(
+        self,
+        *,
+        base_url: URL,
+        token: str,
+        session: aiohttp.ClientSession | None,
+        trust_env: bool,
+        max_response_bytes: int,
+    ) -> None:
+        self.base_url = base_url
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._session = session
+        self._owns_session = session is None
+        self._trust_env = trust_env
+        self._max_response_bytes = max_response_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.closed: bool = False
+        """Set by close(): later attempts raise ClientClosedError."""
+
+    def __repr__(self) -> str:
+        return f"<Http {self.base_url}>"
+
+    async def close(self) -> None:
+        """Refuse later attempts; close the session if this client made it."""
+        self.closed = True
+        session, self._session = self._session, None
+        if self._owns_session and session is not None:
+            await session.close()
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new do_images.Client")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop and self._owns_session:
+            # aiohttp sessions belong to the loop that made them; using one from another
+            # fails deep inside aiohttp, so say so plainly instead.
+            raise RuntimeError(
+                "this do_images.Client was first used on another event loop;"
+                " create one Client per event loop"
+            )
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                # The API sets no cookie that matters, and replaying one would be a surprise.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=self._trust_env,
+                trace_configs=[_TRACE],
+            )
+        elif _TRACE not in self._session.trace_configs:
+            # A caller's session: the hooks act only on the SDK's own requests.
+            self._session.trace_configs.append(_TRACE)
+        return self._session
+
+    async def send(
+        self,
+        method: str,
+        segments: tuple[str | int, ...],
+        *,
+        params: Params | None,
+        body: bytes | None,
+        timeout: float,
+        connect_timeout: float | None,
+        remaining: float | None,
+    ) -> Response | NoAnswer:
+        """One HTTP exchange, read whole: the answer, or why there was none.
+
+        `timeout` starts when the request has a connection (time queued for a pooled one is not
+        counted); `connect_timeout` bounds connecting; `remaining` (the caller's deadline)
+        bounds everything, the queue included.
+        """
+        session = self._open_session()
+        url = self.base_url.joinpath(*(str(segment) for segment in segments))
+        headers = self._headers
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        where = f"{method} {url.path}"
+        attempt = _Attempt(timeout)
+        until = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        try:
+            async with asyncio.timeout_at(until) as t:
+                attempt.timer = t
+                # Redirects are not followed: the API never redirects, and following one could
+                # carry the bearer token to another host. raise_for_status=False: a caller's
+                # session may default to True, and the SDK maps every status itself.
+                async with session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    trace_request_ctx=attempt,
+                ) as answer:
+                    status, answer_headers = answer.status, answer.headers
+                    content = await self._read(answer, where)
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            if self.closed:
+                error: DigitalOceanError = ClientClosedError(
+                    f"{where}: the client was closed while the call ran"
+                )
+                return NoAnswer(error, attempt.sends)
+            if isinstance(exc, RuntimeError):
+                raise
+            logger.debug("%s failed: %s", where, type(exc).__name__)
+            return NoAnswer(_connection_error(exc, method, url), attempt.sends)
+        logger.debug("%s -> %d", where, status)
+        return Response(status, content, answer_headers, attempt.sends)
+
+    async def _read(self, answer: aiohttp.ClientResponse, where: str) -> bytes:
+        """The whole body, after decompression, or ResponseDecodeError past the bound."""
+        limit = self._max_response_bytes
+        declared = answer.content_length
+        if declared is not None and declared > limit and not answer.headers.get("Content-Encoding"):
+            raise _too_large(where, answer.status, limit)
+        chunks: list[bytes] = []
+        size = 0
+        # aiohttp inflates a compressed body a bounded piece at a time, so counting what
+        # comes out here also bounds a decompression bomb.
+        async for chunk in answer.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(where, answer.status, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(where: str, status: int, limit: int) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"{where}: the answer is larger than max_response_bytes ({limit:,} bytes)", status=status
+    )
+
+
+def _connection_error(exc: BaseException, method: str, url: URL) -> APIConnectionError:
+    if isinstance(exc, TimeoutError):
+        message = f"{method} {url.path} timed out"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        # aiohttp's own text says "ssl:default" even for plain http; name what was tried.
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        message = (
+            f"{method} {url.path}: cannot connect to {url.scheme}://{exc.host}:{exc.port}: {reason}"
+        )
+    else:
+        message = f"{method} {url.path} failed: {type(exc).__name__}: {exc}"
+    # aiohttp's ClientResponseError carries the request headers (the token) in its repr.
+    cause = None if isinstance(exc, aiohttp.ClientResponseError) else exc
+    return APIConnectionError(message, cause)
