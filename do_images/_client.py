@@ -17,11 +17,13 @@ from yarl import URL
 
 from . import _validate as check
 from ._account_transfers import AccountTransfers
+from ._clock import Clock
 from ._governor import Governor, RateLimiter
 from ._image_actions import ImageActions
 from ._images import Images
 from ._models import RateLimit
 from ._transport import DEADLINE, Settings, Transport, default_jitter
+from ._windows import rate_windows
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
@@ -105,15 +107,23 @@ def _limiter(
 ) -> RateLimiter:
     if rate_limiter is None:
         windows = DIGITALOCEAN_LIMITS if rate_limits is None else rate_limits
-        return Governor(_resolve_rate_limits(windows), clock=clock, sleep=sleep)
+
+        class _Seams(Clock):  # the client's test seams as a Clock (until they are one)
+            def monotonic(self) -> float:
+                return clock()
+
+            async def sleep(self, seconds: float) -> None:
+                await sleep(seconds)
+
+        return Governor(rate_windows(_resolve_rate_limits(windows)), clock=_Seams())
     if rate_limits is not None:
         raise ValueError("give rate_limits or rate_limiter, not both")
-    if not (
-        callable(getattr(rate_limiter, "acquire", None))
-        and callable(getattr(rate_limiter, "pause", None))
+    if not all(
+        callable(getattr(rate_limiter, name, None)) for name in ("acquire", "pause", "answered")
     ):
         raise TypeError(
-            "rate_limiter must have async acquire(key, max_wait) and pause(key, seconds)"
+            "rate_limiter must have async acquire(key, max_wait), pause(key, seconds) and"
+            " answered(key)"
         )
     return rate_limiter
 

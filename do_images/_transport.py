@@ -276,7 +276,10 @@ class Transport:
         while True:
             await self._admit()
             sends = _Sends()
-            outcome = await self._attempt(method, url, params, body, attempt + 1, sends)
+            try:
+                outcome = await self._attempt(method, url, params, body, attempt + 1, sends)
+            finally:  # its slot counts from the answer (or failure) on
+                await shared.limiter.answered(shared.limiter_key)
             if isinstance(outcome, Response):
                 return outcome
             if sends.count > 1:  # aiohttp re-sent it after a dropped connection
