@@ -73,8 +73,6 @@ def announce_wait(seconds: float) -> None:
 
 def valid_pause(seconds: float) -> float | None:
     """A pause as kept: at most MAX_PAUSE; None for one to ignore (non-finite, not positive)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        return None
     if not math.isfinite(seconds) or seconds <= 0:
         return None
     return min(float(seconds), MAX_PAUSE)
@@ -250,5 +248,5 @@ class Governor:
         if state is None:
             return [], []
         self._prune(state, now)
-        longest = max(state.answers, key=len, default=[])
+        longest: list[float] = max(state.answers, key=len) if state.answers else []
         return [now - t for t in state.held], [now - t for t in longest]

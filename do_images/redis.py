@@ -47,9 +47,11 @@ import logging
 import math
 import secrets
 from collections.abc import Sequence
+from typing import cast
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._governor import MAX_HOLD, Governor, announce_wait, valid_pause
@@ -219,9 +221,11 @@ class RedisRateLimiter:
         max_hold: float = MAX_HOLD,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
+        given: dict[str, object] = {"prefix": prefix, "timeout": timeout, "max_hold": max_hold}
+        if not isinstance(given["prefix"], str) or not prefix:
             raise ValueError("prefix must be a non-empty string")
-        for name, value in (("timeout", timeout), ("max_hold", max_hold)):
+        for name in ("timeout", "max_hold"):
+            value = given[name]
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
@@ -341,22 +345,22 @@ class RedisRateLimiter:
             answer = await self._run(self._acquire_script, key, args)
             if answer is None:
                 return None
-            status, wait = int(answer[0]), int(answer[1])
+            status, wait, _ = cast("list[int]", answer)
             if status != _UNKNOWN_PROCESS:
                 return 0.0 if status == _TAKEN else wait / 1_000_000
         return None  # unreachable: a refill always marks the process as seen
 
-    async def _run(self, script: object, key: str, args: Sequence[int | str]) -> list[int] | None:
+    async def _run(self, script: AsyncScript, key: str, args: Sequence[int | str]) -> object:
+        """Run `script` on `key`'s keys: its answer, or None if Redis failed."""
         try:
-            answer = await asyncio.wait_for(
-                script(keys=self.keys(key), args=args),  # type: ignore[operator]
-                self._timeout,
+            answer: object = await asyncio.wait_for(
+                script(keys=self.keys(key), args=args), self._timeout
             )
         except _FAILURES as exc:
             self._went_down(exc)
             return None
         self._came_back()
-        return answer  # type: ignore[no-any-return]
+        return answer
 
     def _went_down(self, exc: BaseException) -> None:
         now = self._clock.monotonic()

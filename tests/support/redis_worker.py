@@ -74,6 +74,11 @@ async def _calls(client: do_images.Client, job: dict[str, Any], out: dict[str, A
             if job.get("interval"):
                 await asyncio.sleep(job["interval"])
 
+    if job.get("rounds"):  # every `period` seconds from the common start, `calls` at once
+        for number in range(job["rounds"]):
+            await asyncio.sleep(max(0.0, job["start_at"] + number * job["period"] - time.time()))
+            await asyncio.gather(*(one() for _ in range(job["calls"])))
+        return
     tasks = job.get("tasks", 1)
     await asyncio.gather(*(task(job["calls"] // tasks) for _ in range(tasks)))
 
@@ -125,7 +130,7 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
         await redis.ping()  # connected before the start, so that asks reach Redis in order
     # The fleet starts together: say ready, read the common start time, add this one's delay.
     print("ready", flush=True)
-    start_at = float(sys.stdin.readline()) + job.get("delay", 0.0)
+    start_at = job["start_at"] = float(sys.stdin.readline()) + job.get("delay", 0.0)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     try:
         if job.get("mode") in ("acquire", "pause"):
