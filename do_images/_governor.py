@@ -192,17 +192,21 @@ class Governor:
                     await self._clock.sleep(free - now)
                 else:
                     # Until the moment moves: an answer, a pause, a waiter ahead leaving;
-                    # or, for a lower bound that grows with time, until it may pass `until`.
-                    await self._changed(state, None if certain else until - free)
+                    # or, for a lower bound that grows with time, until it may pass `until`;
+                    # or, first in line, until a slot never answered is given up.
+                    timeout = math.inf if certain else until - free
+                    if ahead == 0 and state.held:
+                        timeout = min(timeout, state.held[0] + MAX_HOLD - now)
+                    await self._changed(state, timeout)
         finally:
             state.queue.remove(ticket)
             state.notify()
 
-    async def _changed(self, state: _TokenState, timeout: float | None) -> None:
+    async def _changed(self, state: _TokenState, timeout: float) -> None:
         if state.changed is None:
             state.changed = asyncio.get_running_loop().create_future()
         changed = state.changed
-        if timeout is None or math.isinf(timeout):
+        if math.isinf(timeout):
             await asyncio.shield(changed)
             return
         timer = asyncio.ensure_future(self._clock.sleep(max(timeout, _RECHECK)))

@@ -42,6 +42,7 @@ How it works, and why:
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import math
@@ -159,12 +160,14 @@ return {1, 0, 1}
 )
 
 # The oldest held slot is answered: it counts in every window from now on. ARGV[4]: a member
-# for the answer should no slot be held (the keys were lost, or it was held past max_hold).
+# for the answer should no slot be held (the keys were lost, or it was held past max_hold);
+# ARGV[5]: "1" if the slot was taken in Redis ("0": taken in process while Redis failed).
 _ANSWERED = (
     _PRELUDE
     + """
 own(held_key, 'zset')
-local popped = redis.call('ZPOPMIN', held_key)
+local popped = {}
+if ARGV[5] == '1' then popped = redis.call('ZPOPMIN', held_key) end
 local member = popped[1] or ARGV[4]
 for i = 1, windows do
   own(KEYS[i + 3], 'zset')
@@ -255,6 +258,9 @@ class RedisRateLimiter:
         # Members must be unique across the fleet: ZADD would merge two equal ones.
         self._mark = secrets.token_hex(8)
         self._serial = itertools.count()
+        # Slots this process holds in Redis, per key (those taken in process while Redis
+        # failed are not there to free).
+        self._held_in_redis: collections.Counter[str] = collections.Counter()
         self._down_since: float | None = None
         self._retry_at = 0.0
 
@@ -299,6 +305,7 @@ class RedisRateLimiter:
                 break  # Redis failed: this process keeps to the limits on its own
             if answer <= 0:
                 self._local.count_taken(key)
+                self._held_in_redis[key] += 1
                 return None
             if self._clock.monotonic() + answer > until:
                 return answer
@@ -312,9 +319,15 @@ class RedisRateLimiter:
         """One request of ``key`` that ``acquire`` let go has its answer: from now on it
         counts in each window for the window's length, in every process."""
         self._local.count_answer(key)
+        in_redis = self._held_in_redis[key] > 0
+        if in_redis:
+            self._held_in_redis[key] -= 1
+            if not self._held_in_redis[key]:
+                del self._held_in_redis[key]
         if not self._resting():
             member = f"{self._mark}:{next(self._serial)}"
-            await self._run(self._answered_script, key, [*self._common, member])
+            args: list[int | str] = [*self._common, member, int(in_redis)]
+            await self._run(self._answered_script, key, args)
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold every request of ``key``, in every process, for ``seconds`` from now (at most

@@ -127,6 +127,16 @@ async def test_a_slot_never_answered_is_given_up_after_max_hold(fake_time: FakeT
     assert await governor.acquire("k", 0.0) is None
 
 
+async def test_a_waiter_behind_a_slot_never_answered_goes_after_max_hold(
+    fake_time: FakeTime,
+) -> None:
+    governor = _governor(fake_time, (1, 10.0))
+    start = fake_time.now
+    assert await governor.acquire("k", 0.0) is None  # never answered
+    assert await governor.acquire("k", FOREVER) is None  # no answer will wake it: bounded
+    assert fake_time.now == pytest.approx(start + MAX_HOLD + 10.0)
+
+
 async def test_a_pause_only_extends(fake_time: FakeTime) -> None:
     governor = _governor(fake_time)
     await governor.pause("k", 20.0)
