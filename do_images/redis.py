@@ -6,181 +6,195 @@ How it works, and why:
 
 - **One clock.** Every decision is made inside a Lua script that reads ``TIME`` from Redis, so
   hosts whose clocks disagree still agree on when a window frees.
-- **Atomic reservations, first come, first served.** Per token (its fingerprint, never the
-  token) and per window ``(limit, seconds)`` a sorted set holds one stamp per request. The
-  script finds the earliest instant ``t`` no sooner than now, the token's pause, and the
-  latest stamp already reserved, at which every window has room (a window holding ``limit``
-  stamps frees when its ``limit``-th most recent stamp is ``seconds`` old), adds a stamp at
-  ``t`` to every window and answers ``t - now``; the caller sleeps that long and goes. Callers
-  are thus served in the order they reached Redis, and nobody polls. If ``t`` is more than
-  ``max_wait`` away the script takes nothing and the caller is told how far away it is.
-  A script of our own rather than a library: ``limits`` keeps moving windows in Redis but
-  answers only "now or not", one window at a time, leaving the waiting to polling;
-  ``redis-rate-limiters`` queues its callers, but in a token bucket, which lets up to twice
-  the limit through in one window where DigitalOcean counts sliding windows. Neither shares
-  a 429's pause.
+- **Held until the answer, then counted for the window.** Per token (its fingerprint, never
+  the token) a sorted set holds the slots let go and not yet answered (scored by when they
+  left), and one sorted set per window holds when each answer came back. A request may go
+  when, in every window, held slots plus answers within the window leave room, and no pause
+  is on; the script then adds it to the held set, atomically. ``answered`` moves the oldest
+  held slot to the windows, stamped with the answer's time. DigitalOcean counts a request
+  when it arrives, which is before its answer: so no window of the server's ever holds more
+  than the limit, however late a busy host sends or how long a request travels.
+- **Waiting.** When there is no room the script says when there will be: a known moment
+  (an answer leaving the window, a pause ending) or, while the windows are full of held
+  slots, a lower bound (now plus the window: a slot answered now still counts that long).
+  The caller sleeps until then and asks again, taking nothing meanwhile; if the moment is
+  further away than it may wait, it gives up at once.
+- **Processes that die.** A held slot not answered within ``max_hold`` seconds counts as
+  answered then (it goes to the windows, stamped ``max_hold`` after it left). ``max_hold``
+  must exceed any attempt's timeout. ``answered`` frees the oldest held slot, so those left
+  held free no sooner than the requests really in flight.
 - **Pauses** (a 429, or an answer saying none remain) are one key per token holding the Redis
-  time until which nothing goes; they only ever extend.
-- **Stamped when it leaves.** A caller woken for its reservation asks the script again before
-  it goes. If a pause arrived meanwhile, it queues again behind the pause. Otherwise its stamp
-  moves to the moment it really leaves, and it goes only if the windows, as they now stand,
-  have room: a caller on a busy host that woke late pushes back those reserved after it
-  instead of crowding them.
-- **Travel slack.** The API counts a request when it arrives; each window is kept longer than
-  the API's by the in-process governor's margin (2%, at most 0.5 s) and at least
-  ``TRAVEL_SLACK`` (0.15 s), since requests from several hosts, some on cold connections,
-  travel for different times.
-- **Bounded memory.** Stamps older than their window are pruned on every call, and every key
-  expires (``PEXPIRE``) a second after its last stamp leaves the window, so an idle token
-  leaves nothing behind.
-- **Redis down.** A connection error, or a call slower than ``timeout``, switches the limiter
-  to in-process limits (the ``Governor``, same windows, per token; it also counts the requests
-  Redis let through, so it starts up to date) with one WARNING per outage; Redis is asked
-  again a second later, and an INFO line says when it answers again.
+  time until which nothing goes; they only ever extend and last at most ``MAX_PAUSE``. A stored
+  value that is not a number, or further away than ``MAX_PAUSE``, is repaired (dropped or
+  clamped), never trusted; so is a key of the wrong type (someone else's data).
+- **Forgetting.** Answers older than their window are pruned on every call, and every key of a
+  token expires ``max_hold`` plus the longest window after its last use: an idle token leaves
+  nothing behind.
+- **Keys lost** (a restart, an eviction, ``FLUSHDB``): each process remembers what it let go
+  (its in-process governor counts the same slots), and refills Redis with it the first time it
+  finds its mark missing from the token's ``seen`` set, so the windows never restart empty.
+- **Redis failing** (unreachable, slow past ``timeout``, READONLY after a failover, OOM, any
+  error): the limiter keeps to in-process limits (the ``Governor``, same windows, already up
+  to date) with one WARNING per outage; Redis is asked again a second later, and an INFO line
+  says when it answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import math
 import secrets
-import time
 from collections.abc import Sequence
+from typing import cast
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
-from ._governor import Governor, announce_wait, with_margin
+from ._clock import SYSTEM_CLOCK, Clock
+from ._governor import MAX_HOLD, Governor, announce_wait, valid_pause
+from ._windows import DIGITALOCEAN_LIMITS, MAX_PAUSE, RateWindow, rate_windows
 
 __all__ = ["DIGITALOCEAN_LIMITS", "RedisRateLimiter"]
 
 logger = logging.getLogger("do_images")
 
-DIGITALOCEAN_LIMITS: tuple[tuple[int, float], ...] = ((250, 60.0), (5000, 3600.0))
-
-# Keys live a little past their last stamp's window, so a slow caller never finds them gone.
-_EXPIRY_MARGIN_MS = 1000
-# The least slack on each window for a request's trip to the API (the API counts a request
-# when it arrives, the limiter when it leaves). Requests from several processes and machines
-# travel differently: a cold connection or a busy host adds tens of milliseconds to some, more
-# than a short window's 2%. DigitalOcean's own windows get 0.5 s either way.
-TRAVEL_SLACK = 0.15
 # After Redis fails, how long each process keeps to its own limits before trying Redis again.
 RETRY_REDIS_AFTER = 1.0
 
-# KEYS[1]: the token's pause key; KEYS[2..]: one sorted set of stamps per window.
-# ARGV[1]: this request's member; ARGV[2]: the longest acceptable wait in microseconds (-1: no
-# bound); ARGV[3]: "1" to re-check a reservation held by ARGV[1]; then per window, in KEYS
-# order: its limit and its length in microseconds; last, the keys' expiry margin in
-# milliseconds. Times are microseconds of Redis's clock.
-# Answers {2, wait}: reserved, go in `wait` microseconds; {1, wait}: re-checked, go in `wait`
-# (0: now); {0, wait}: the slot is `wait` away, more than allowed, and nothing is held.
-_ACQUIRE = """
+# What every script starts with. Times are microseconds of Redis's clock. KEYS[1]: the pause,
+# KEYS[2]: held slots, KEYS[3]: the processes that filled in what they let go, KEYS[4..]: one
+# set of answers per window. ARGV[1]: max_hold (us), ARGV[2]: the keys' expiry (ms), ARGV[3]:
+# the longest pause (us). A key of another type than ours is someone else's data: dropped.
+_PRELUDE = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local member = ARGV[1]
-local max_wait = tonumber(ARGV[2])
-local margin = tonumber(ARGV[#ARGV])
-local stored = redis.call('GET', KEYS[1])
-local paused = stored and tonumber(stored) or 0
-local windows = #KEYS - 1
-local function limit(i) return tonumber(ARGV[2 + 2 * i]) end
-local function length(i) return tonumber(ARGV[3 + 2 * i]) end
-local status, t = 2, math.max(now, paused)
-local held = windows == 0 or redis.call('ZSCORE', KEYS[2], member)
-if ARGV[3] == '1' and held and paused <= now then
-  -- About to go: check the windows as they stand now, this request's own stamp aside.
-  -- Requests stamped before it may have left later than their stamps (a busy process
-  -- wakes late), so their stamps moved to when they really left.
-  status = 1
-  if windows > 0 then t = math.max(t, tonumber(held)) end  -- woken a moment early
-  for i = 1, windows do
-    redis.call('ZREM', KEYS[i + 1], member)
-    local nth = redis.call('ZREVRANGEBYSCORE', KEYS[i + 1], now, '-inf', 'WITHSCORES',
-                           'LIMIT', limit(i) - 1, 1)
-    if nth[2] then t = math.max(t, tonumber(nth[2]) + length(i)) end
+local max_hold, expiry, max_pause = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local held_key, seen_key = KEYS[2], KEYS[3]
+local windows = #KEYS - 3
+local function own(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= kind and found ~= 'none' then redis.call('DEL', key) end
+end
+local function paused_until()
+  own(KEYS[1], 'string')
+  local stored = redis.call('GET', KEYS[1])
+  if not stored then return 0 end
+  local till = tonumber(stored)
+  if till == nil or till ~= till or till == math.huge or till == -math.huge then
+    redis.call('DEL', KEYS[1])  -- not a time: never trusted
+    return 0
   end
-else
-  -- A new request, or one that a pause (or a restarted Redis) overtook: to the back.
-  for i = 1, windows do
-    local key = KEYS[i + 1]
-    redis.call('ZREM', key, member)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - length(i))
-    -- First come, first served: never ahead of a stamp already reserved.
-    local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
-    if last[2] then t = math.max(t, tonumber(last[2])) end
-    if redis.call('ZCARD', key) >= limit(i) then
-      local nth = redis.call('ZREVRANGE', key, limit(i) - 1, limit(i) - 1, 'WITHSCORES')
-      t = math.max(t, tonumber(nth[2]) + length(i))
+  if till > now + max_pause or redis.call('PTTL', KEYS[1]) < 0 then
+    till = math.min(till, now + max_pause)  -- longer than any pause may be: clamped
+    redis.call('SET', KEYS[1], string.format('%.0f', till), 'PX',
+               math.max(1, math.ceil((till - now) / 1000)))
+  end
+  return till
+end
+local function touch()
+  for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], expiry) end
+end
+"""
+
+# ARGV[4]: this request's member; ARGV[5]: this process's mark; ARGV[6]: "1" when what this
+# process let go follows; ARGV[7]: how many held slots of it follow; ARGV[8..]: per window, its
+# limit and its length (us); then the process's held slots' ages and answers' ages (us).
+# Answers {1, 0, 1}: taken; {0, wait, certain}: not now, room in `wait` us at the earliest
+# (certain = 0: a lower bound, as it depends on answers still to come); {2, 0, 0}: Redis does
+# not know this process (its keys were lost): ask again with what it let go.
+_ACQUIRE = (
+    _PRELUDE
+    + """
+local member, mark = ARGV[4], ARGV[5]
+local function limit(i) return tonumber(ARGV[6 + 2 * i]) end
+local function length(i) return tonumber(ARGV[7 + 2 * i]) end
+own(held_key, 'zset')
+own(seen_key, 'set')
+for i = 1, windows do own(KEYS[i + 3], 'zset') end
+if redis.call('SISMEMBER', seen_key, mark) == 0 then
+  if ARGV[6] ~= '1' then return {2, 0, 0} end
+  local first, held = 8 + 2 * windows, tonumber(ARGV[7])
+  for j = first, #ARGV do
+    local name = mark .. ':refill:' .. now .. ':' .. j
+    local at = now - tonumber(ARGV[j])
+    if j < first + held then
+      redis.call('ZADD', held_key, string.format('%.0f', at), name)
+    else
+      for i = 1, windows do redis.call('ZADD', KEYS[i + 3], string.format('%.0f', at), name) end
     end
   end
+  redis.call('SADD', seen_key, mark)
 end
-local wait = t - now
-if max_wait >= 0 and wait > max_wait then return {0, wait} end
+-- Slots held past max_hold count as answered then; times far in the future are not ours.
+local stale = redis.call('ZRANGEBYSCORE', held_key, '-inf', now - max_hold, 'WITHSCORES')
+for j = 1, #stale, 2 do
+  local at = string.format('%.0f', tonumber(stale[j + 1]) + max_hold)
+  for i = 1, windows do redis.call('ZADD', KEYS[i + 3], at, stale[j]) end
+end
+redis.call('ZREMRANGEBYSCORE', held_key, '-inf', now - max_hold)
+redis.call('ZREMRANGEBYSCORE', held_key, now + max_hold, '+inf')
+local held = redis.call('ZCARD', held_key)
+local free, certain = math.max(now, paused_until()), 1
 for i = 1, windows do
-  local key = KEYS[i + 1]
-  redis.call('ZADD', key, string.format('%.0f', t), member)
-  -- Expire when the last stamp has left the window (only ever extended: the key may hold
-  -- stamps later than this one).
-  local ttl = math.ceil((wait + length(i)) / 1000) + margin
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  local key = KEYS[i + 3]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - length(i))
+  redis.call('ZREMRANGEBYSCORE', key, now + max_hold, '+inf')
+  local answers = redis.call('ZCARD', key)
+  local excess = held + answers - limit(i) + 1
+  if excess > answers then
+    free, certain = math.max(free, now + length(i)), 0
+  elseif excess > 0 then
+    local nth = redis.call('ZRANGE', key, excess - 1, excess - 1, 'WITHSCORES')
+    free = math.max(free, tonumber(nth[2]) + length(i))
+  end
 end
-return {status, wait}
+touch()
+if free > now then return {0, free - now, certain} end
+redis.call('ZADD', held_key, now, member)
+return {1, 0, 1}
 """
-
-# KEYS[1]: the token's pause key; ARGV[1]: the pause in microseconds; ARGV[2]: expiry margin
-# in milliseconds. A pause only ever extends.
-_PAUSE = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local stamp = now + tonumber(ARGV[1])
-local stored = redis.call('GET', KEYS[1])
-if stored and tonumber(stored) >= stamp then return 0 end
-redis.call('SET', KEYS[1], string.format('%.0f', stamp), 'PX',
-           math.ceil((stamp - now) / 1000) + tonumber(ARGV[2]))
-return 1
-"""
-
-_REFUSED, _HELD, _RESERVED = 0, 1, 2
-
-# What "Redis is unreachable" looks like: refused or lost connections, and calls that take
-# longer than the limiter's `timeout` (redis-py's own retries included).
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    asyncio.TimeoutError,
-    OSError,
 )
 
+# The oldest held slot is answered: it counts in every window from now on. ARGV[4]: a member
+# for the answer should no slot be held (the keys were lost, or it was held past max_hold);
+# ARGV[5]: "1" if the slot was taken in Redis ("0": taken in process while Redis failed).
+_ANSWERED = (
+    _PRELUDE
+    + """
+own(held_key, 'zset')
+local popped = {}
+if ARGV[5] == '1' then popped = redis.call('ZPOPMIN', held_key) end
+local member = popped[1] or ARGV[4]
+for i = 1, windows do
+  own(KEYS[i + 3], 'zset')
+  redis.call('ZADD', KEYS[i + 3], now, member)
+end
+touch()
+return 1
+"""
+)
 
-def _check_limits(limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
-    windows = tuple(limits)
-    for window in windows:
-        if (
-            not isinstance(window, (tuple, list))
-            or len(window) != 2
-            or isinstance(window[0], bool)
-            or not isinstance(window[0], int)
-            or window[0] < 1
-            or isinstance(window[1], bool)
-            or not isinstance(window[1], (int, float))
-            or not 0 < window[1] < math.inf
-        ):
-            raise ValueError(
-                f"limits must hold (max_requests >= 1, seconds > 0) pairs, got {window!r}"
-            )
-    return tuple((int(limit), float(seconds)) for limit, seconds in windows)
+# ARGV[4]: the pause in microseconds (at most the longest pause). A pause only ever extends.
+_PAUSE = (
+    _PRELUDE
+    + """
+local till = now + math.min(tonumber(ARGV[4]), max_pause)
+if paused_until() >= till then return 0 end
+redis.call('SET', KEYS[1], string.format('%.0f', till), 'PX', math.ceil((till - now) / 1000))
+return 1
+"""
+)
 
+_TAKEN, _NOT_NOW, _UNKNOWN_PROCESS = 1, 0, 2
 
-def kept_windows(limits: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
-    """The windows as the limiter keeps them: each a little longer than the API's (the
-    in-process governor's margin, and at least TRAVEL_SLACK)."""
-    return tuple(
-        (limit, max(margined, seconds + TRAVEL_SLACK))
-        for (limit, seconds), (_, margined) in zip(limits, with_margin(limits), strict=True)
-    )
+# What "Redis is failing" looks like: refused or lost connections, calls slower than the
+# limiter's `timeout` (redis-py's own retries included), and any error Redis answers
+# (READONLY after a failover, OOM, a script that failed).
+_FAILURES = (redis_errors.RedisError, asyncio.TimeoutError, OSError)
 
 
 def _micros(seconds: float) -> int:
@@ -190,53 +204,78 @@ def _micros(seconds: float) -> int:
 class RedisRateLimiter:
     """Rate limits kept in Redis, shared by every process and machine that uses a token.
 
-    ``redis`` is a ``redis.asyncio.Redis``; ``limits`` are the sliding windows as
-    ``(max_requests, seconds)`` pairs, DigitalOcean's by default; ``prefix`` starts every key; a
-    Redis call taking longer than ``timeout`` seconds counts as Redis being unreachable. One
-    limiter serves any number of clients and tokens: all state is per key (the SDK's
-    fingerprint of the token). Give every process of a fleet the same ``limits``: they are part
-    of the key names, so processes with other limits keep other windows.
+    ``redis`` is a ``redis.asyncio.Redis``; ``limits`` are the sliding windows
+    (``RateWindow``\\ s or ``(max_requests, seconds)`` pairs), DigitalOcean's by default;
+    ``prefix`` starts every key; a Redis call taking longer than ``timeout`` seconds counts as
+    Redis failing; a slot not answered within ``max_hold`` seconds (its process died) counts
+    as answered then: keep it above the client's ``timeout``. One limiter serves any number of
+    clients and tokens: all state is per key (the SDK's fingerprint of the token). Give every
+    process of a fleet the same ``limits``: they are part of the key names, so processes with
+    other limits keep other windows.
     """
 
     def __init__(
         self,
         redis: Redis,
         *,
-        limits: Sequence[tuple[int, float]] = DIGITALOCEAN_LIMITS,
+        limits: Sequence[RateWindow | tuple[int, float]] = DIGITALOCEAN_LIMITS,
         prefix: str = "do_images",
         timeout: float = 0.5,
+        max_hold: float = MAX_HOLD,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
+        given: dict[str, object] = {"prefix": prefix, "timeout": timeout, "max_hold": max_hold}
+        if not isinstance(given["prefix"], str) or not prefix:
             raise ValueError("prefix must be a non-empty string")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        for name in ("timeout", "max_hold"):
+            value = given[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < math.inf
+            ):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         self._redis = redis
         self._timeout = float(timeout)
-        self._limits = _check_limits(limits)
+        self._limits = rate_windows(limits, "limits")
         self._prefix = prefix
+        self._clock = clock
+        longest = max((w.seconds for w in self._limits), default=0.0)
+        self._common: list[int] = [
+            _micros(max_hold),
+            math.ceil((longest + max_hold) * 1000) + 1000,
+            _micros(MAX_PAUSE),
+        ]
         self._window_args: list[int] = []
-        for limit, seconds in kept_windows(self._limits):
-            self._window_args += [limit, _micros(seconds)]
+        for window in self._limits:
+            self._window_args += [window.max_requests, _micros(window.seconds)]
         self._acquire_script = redis.register_script(_ACQUIRE)
+        self._answered_script = redis.register_script(_ANSWERED)
         self._pause_script = redis.register_script(_PAUSE)
-        # The same limits in process, kept up to date while Redis answers, used while it does not.
-        self._local = Governor(self._limits)
+        # The same limits in process: it counts every slot this process takes, so it is up
+        # to date when Redis fails, and it refills a Redis that lost its keys.
+        self._local = Governor(self._limits, clock=clock)
         # Members must be unique across the fleet: ZADD would merge two equal ones.
-        self._nonce = secrets.token_hex(8)
+        self._mark = secrets.token_hex(8)
         self._serial = itertools.count()
+        # Slots this process holds in Redis, per key (those taken in process while Redis
+        # failed are not there to free).
+        self._held_in_redis: collections.Counter[str] = collections.Counter()
         self._down_since: float | None = None
         self._retry_at = 0.0
 
     def __repr__(self) -> str:
-        return f"<RedisRateLimiter limits={self._limits!r} prefix={self._prefix!r}>"
+        limits = ", ".join(f"{w.max_requests}/{w.seconds:g}" for w in self._limits)
+        return f"<RedisRateLimiter limits=({limits}) prefix={self._prefix!r}>"
 
     @property
-    def limits(self) -> tuple[tuple[int, float], ...]:
-        """The windows kept, as ``(max_requests, seconds)`` pairs."""
+    def limits(self) -> tuple[RateWindow, ...]:
+        """The windows kept."""
         return self._limits
 
     def keys(self, key: str) -> list[str]:
-        """The Redis keys kept for ``key``: its pause, then one sorted set per window.
+        """The Redis keys kept for ``key``: its pause, its held slots, the processes that
+        filled in what they let go, then one sorted set of answers per window.
 
         The fingerprint sits in braces (a Redis Cluster hash tag) so one token's keys share a
         slot, as a script's keys must.
@@ -244,102 +283,105 @@ class RedisRateLimiter:
         base = f"{self._prefix}:{{{key}}}"
         return [
             f"{base}:pause",
-            *(f"{base}:{limit}/{seconds:g}" for limit, seconds in self._limits),
+            f"{base}:held",
+            f"{base}:seen",
+            *(f"{base}:{w.max_requests}/{w.seconds:g}" for w in self._limits),
         ]
 
     @property
     def using_redis(self) -> bool:
-        """False while Redis is unreachable and each process keeps to its own limits."""
+        """False while Redis is failing and each process keeps to its own limits."""
         return self._down_since is None
 
     async def acquire(self, key: str, max_wait: float) -> float | None:
         """Take a slot for one request in every window of ``key``, waiting at most ``max_wait``
-        seconds: None once taken, else how many seconds away the slot is (nothing taken)."""
-        if self._resting():
-            return await self._local.acquire(key, max_wait)
-        member = f"{self._nonce}:{next(self._serial)}"
-        started = time.monotonic()
-        answer = await self._call_acquire(key, member, max_wait, recheck=False)
-        while answer is not None:
-            status, wait = answer
-            if status == _REFUSED:
-                return wait
-            if wait <= 0:
-                # Count it in this process's own windows too (never waiting, taking nothing if
-                # they are full), so an outage that starts now finds them up to date.
-                await self._local.acquire(key, 0.0)
+        seconds: None once taken, else how many seconds away the slot is at least (nothing
+        taken)."""
+        until = self._clock.monotonic() + max_wait
+        announced = False
+        while not self._resting():
+            answer = await self._ask(key)
+            if answer is None:
+                break  # Redis failed: this process keeps to the limits on its own
+            if answer <= 0:
+                self._local.count_taken(key)
+                self._held_in_redis[key] += 1
                 return None
-            if status == _RESERVED:  # not the last microseconds of a wait already announced
-                announce_wait(wait)
-            try:
-                await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                # A prefetched page abandoned mid-wait: give its slot back to the fleet.
-                await self._release(key, member)
-                raise
-            # A 429 elsewhere may have paused the token while this request slept.
-            budget = max(0.0, max_wait - (time.monotonic() - started))
-            answer = await self._call_acquire(key, member, budget, recheck=True)
-        # Redis is unreachable: this process keeps to the limits on its own.
-        return await self._local.acquire(key, max(0.0, max_wait - (time.monotonic() - started)))
+            if self._clock.monotonic() + answer > until:
+                return answer
+            if not announced:
+                announce_wait(answer)
+                announced = True
+            await self._clock.sleep(answer)  # nothing is held meanwhile
+        return await self._local.acquire(key, max(0.0, until - self._clock.monotonic()))
 
     async def answered(self, key: str) -> None:
-        # Placeholder until slots are held until the answer (issue 19).
-        return None
+        """One request of ``key`` that ``acquire`` let go has its answer: from now on it
+        counts in each window for the window's length, in every process."""
+        self._local.count_answer(key)
+        in_redis = self._held_in_redis[key] > 0
+        if in_redis:
+            self._held_in_redis[key] -= 1
+            if not self._held_in_redis[key]:
+                del self._held_in_redis[key]
+        if not self._resting():
+            member = f"{self._mark}:{next(self._serial)}"
+            args: list[int | str] = [*self._common, member, int(in_redis)]
+            await self._run(self._answered_script, key, args)
 
     async def pause(self, key: str, seconds: float) -> None:
-        """Hold every request of ``key``, in every process, for ``seconds`` from now."""
-        # Mirrored in process, so that a pause outlives an outage that starts during it.
-        await self._local.pause(key, seconds)
-        if self._resting():
+        """Hold every request of ``key``, in every process, for ``seconds`` from now (at most
+        ``MAX_PAUSE``; a non-finite or negative pause is ignored)."""
+        kept = valid_pause(seconds)
+        if kept is None:
             return
-        args = [_micros(seconds), _EXPIRY_MARGIN_MS]
-        try:
-            await asyncio.wait_for(
-                self._pause_script(keys=self.keys(key)[:1], args=args), self._timeout
-            )
-        except _UNAVAILABLE as exc:
-            self._went_down(exc)
-        else:
-            self._came_back()
+        # Mirrored in process, so that a pause outlives an outage that starts during it.
+        await self._local.pause(key, kept)
+        if not self._resting():
+            await self._run(self._pause_script, key, [*self._common, _micros(kept)])
 
     def _resting(self) -> bool:
         """Whether Redis failed a moment ago (it is asked again once RETRY_REDIS_AFTER passed)."""
-        return self._down_since is not None and time.monotonic() < self._retry_at
+        return self._down_since is not None and self._clock.monotonic() < self._retry_at
 
-    async def _call_acquire(
-        self, key: str, member: str, max_wait: float, *, recheck: bool
-    ) -> tuple[int, float] | None:
-        bound = -1 if math.isinf(max_wait) else _micros(max(0.0, max_wait))
-        args: list[str | int] = [member, bound, int(recheck), *self._window_args]
-        args.append(_EXPIRY_MARGIN_MS)
+    async def _ask(self, key: str) -> float | None:
+        """Ask the script for a slot: 0 once taken, else seconds until there may be room;
+        None if Redis failed."""
+        member = f"{self._mark}:{next(self._serial)}"
+        for refill in (False, True):
+            args: list[int | str] = [*self._common, member, self._mark, int(refill), 0]
+            args += self._window_args
+            if refill:
+                held, answers = self._local.recent(key)
+                args[6] = len(held)
+                args += [_micros(age) for age in (*held, *answers)]
+            answer = await self._run(self._acquire_script, key, args)
+            if answer is None:
+                return None
+            status, wait, _ = cast("list[int]", answer)
+            if status != _UNKNOWN_PROCESS:
+                return 0.0 if status == _TAKEN else wait / 1_000_000
+        return None  # unreachable: a refill always marks the process as seen
+
+    async def _run(self, script: AsyncScript, key: str, args: Sequence[int | str]) -> object:
+        """Run `script` on `key`'s keys: its answer, or None if Redis failed."""
         try:
-            status, wait = await asyncio.wait_for(
-                self._acquire_script(keys=self.keys(key), args=args), self._timeout
+            answer: object = await asyncio.wait_for(
+                script(keys=self.keys(key), args=args), self._timeout
             )
-        except _UNAVAILABLE as exc:
+        except _FAILURES as exc:
             self._went_down(exc)
             return None
         self._came_back()
-        return int(status), int(wait) / 1_000_000
-
-    async def _release(self, key: str, member: str) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for window in self.keys(key)[1:]:
-                    pipe.zrem(window, member)
-                await asyncio.wait_for(pipe.execute(), self._timeout)
-        except _UNAVAILABLE:
-            pass  # the stamp expires with its window
+        return answer
 
     def _went_down(self, exc: BaseException) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         self._retry_at = now + RETRY_REDIS_AFTER
         if self._down_since is None:
             self._down_since = now
             logger.warning(
-                "Redis is unreachable (%s: %s); keeping to in-process rate limits until it "
-                "answers again",
+                "Redis failed (%s: %s); keeping to in-process rate limits until it answers again",
                 type(exc).__name__,
                 exc,
                 extra={"rate_limiter": "redis", "redis_available": False},
@@ -347,7 +389,7 @@ class RedisRateLimiter:
 
     def _came_back(self) -> None:
         if self._down_since is not None:
-            outage = time.monotonic() - self._down_since
+            outage = self._clock.monotonic() - self._down_since
             self._down_since = None
             logger.info(
                 "Redis answers again after %.1f s; rate limits are shared again",

@@ -10,61 +10,132 @@ import pytest
 
 import do_images
 from do_images._clock import Clock
-from do_images._governor import MARGIN, Governor
+from do_images._governor import MAX_HOLD, Governor
+from do_images._windows import MAX_PAUSE, RateWindow
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import FakeTime
 from .support.scripted import scripted_server
 
 FOREVER = math.inf
+HOURLY = (5000, 3600.0)
 
 
 def _governor(fake_time: FakeTime, *windows: tuple[int, float]) -> Governor:
-    return Governor(windows, clock=fake_time)
+    return Governor([RateWindow(*w) for w in windows], clock=fake_time)
 
 
-async def test_a_full_window_waits_until_its_oldest_request_expires(fake_time: FakeTime) -> None:
+async def _go(governor: Governor, key: str = "k", max_wait: float = FOREVER) -> None:
+    """One request that is answered at once."""
+    assert await governor.acquire(key, max_wait) is None
+    await governor.answered(key)
+
+
+async def _settle() -> None:
+    for _ in range(20):  # let other tasks reach their waits
+        await asyncio.sleep(0)
+
+
+async def test_a_full_window_waits_until_its_oldest_answer_expires(fake_time: FakeTime) -> None:
     governor = _governor(fake_time, (3, 10.0))
     for _ in range(3):
-        assert await governor.acquire("k", FOREVER) is None
+        await _go(governor)
     assert fake_time.sleeps == []
     fake_time.now += 4
-    assert await governor.acquire("k", FOREVER) is None
-    # Each window carries a 2% margin for the request's travel time.
-    assert fake_time.sleeps == [pytest.approx(10 * (1 + MARGIN) - 4)]
+    await _go(governor)
+    # No slack: the window is the server's, counted from each answer.
+    assert fake_time.sleeps == [pytest.approx(6.0)]
 
 
 async def test_every_window_is_kept(fake_time: FakeTime) -> None:
     governor = _governor(fake_time, (2, 1.0), (3, 60.0))
     for _ in range(4):
-        await governor.acquire("k", FOREVER)
-    # 2 go at t=0, the 3rd waits a second for the short window, the 4th the long one
-    # (each window 2% longer, at most 0.5 s, for the request's travel time).
-    assert fake_time.sleeps == [pytest.approx(1.02), pytest.approx(60.5 - 1.02)]
+        await _go(governor)
+    # 2 go at t=0, the 3rd waits a second for the short window, the 4th the long one.
+    assert fake_time.sleeps == [pytest.approx(1.0), pytest.approx(59.0)]
 
 
 async def test_no_windows_means_no_waiting(fake_time: FakeTime) -> None:
     governor = _governor(fake_time)
     for _ in range(1000):
-        await governor.acquire("k", 0.0)
+        await _go(governor, max_wait=0.0)
     assert fake_time.sleeps == []
 
 
 async def test_each_key_has_its_own_windows(fake_time: FakeTime) -> None:
     governor = _governor(fake_time, (1, 30.0))
-    assert await governor.acquire("token-a", 0.0) is None
-    assert await governor.acquire("token-b", 0.0) is None
-    assert await governor.acquire("token-a", 0.0) == pytest.approx(30.5)
+    await _go(governor, "token-a", 0.0)
+    await _go(governor, "token-b", 0.0)
+    assert await governor.acquire("token-a", 0.0) == pytest.approx(30.0)
 
 
 async def test_a_wait_past_max_wait_takes_nothing_and_does_not_sleep(fake_time: FakeTime) -> None:
     governor = _governor(fake_time, (1, 30.0))
-    await governor.acquire("k", FOREVER)
-    assert await governor.acquire("k", 5.0) == pytest.approx(30.5)
+    await _go(governor)
+    assert await governor.acquire("k", 5.0) == pytest.approx(30.0)
     assert fake_time.sleeps == []
-    # Nothing was reserved by the refused call: the next one waits for the same slot.
-    assert await governor.acquire("k", FOREVER) is None
-    assert fake_time.sleeps == [pytest.approx(30.5)]
+    # Nothing was taken by the refused call: the next one waits for the same slot.
+    await _go(governor)
+    assert fake_time.sleeps == [pytest.approx(30.0)]
+
+
+async def test_a_slot_is_held_until_its_answer_then_for_the_window() -> None:
+    governor = Governor([RateWindow(1, 0.3)])
+    assert await governor.acquire("k", 0.0) is None
+    # In flight: its window cannot free before it is answered and the window has passed.
+    assert await governor.acquire("k", 0.1) == pytest.approx(0.3, abs=0.05)
+    started = time.monotonic()
+    waiting = asyncio.ensure_future(governor.acquire("k", 10.0))
+    await asyncio.sleep(0.5)  # longer than the window: still held
+    assert not waiting.done()
+    answered_at = time.monotonic()
+    await governor.answered("k")
+    assert await waiting is None
+    left = time.monotonic()
+    assert left - answered_at >= 0.3 - 0.01
+    assert left - started < 5
+
+
+async def test_a_held_minute_window_is_waited_for_not_refused(fake_time: FakeTime) -> None:
+    # The default-limits rule: a wait the per-minute window imposes is at most a minute plus
+    # the time a request is in flight, within the default max_rate_limit_wait (120 s).
+    fake = FakeTime(real_pause=0.2)
+    governor = Governor([RateWindow(2, 60.0), RateWindow(*HOURLY)], clock=fake)
+    for _ in range(2):
+        assert await governor.acquire("k", 120.0) is None  # both in flight
+    start = fake.now
+    waiting = asyncio.ensure_future(governor.acquire("k", 120.0))
+    await _settle()
+    assert not waiting.done()  # not refused: the slot frees within a minute of an answer
+    fake.now += 5
+    for _ in range(2):
+        await governor.answered("k")
+    assert await waiting is None
+    assert fake.now == pytest.approx(start + 65.0)
+    # An hourly window full of requests in flight is an hour away at least: refused at once.
+    hourly = Governor([RateWindow(1, 3600.0)], clock=fake)
+    assert await hourly.acquire("k", 0.0) is None
+    assert await hourly.acquire("k", 120.0) == pytest.approx(3600.0)
+
+
+async def test_a_slot_never_answered_is_given_up_after_max_hold(fake_time: FakeTime) -> None:
+    governor = _governor(fake_time, (1, 10.0))
+    assert await governor.acquire("k", 0.0) is None  # its caller never reports the answer
+    fake_time.now += MAX_HOLD
+    # Counted as answered at MAX_HOLD, so it holds the window for 10 s more.
+    assert await governor.acquire("k", 0.0) == pytest.approx(10.0)
+    fake_time.now += 10
+    assert await governor.acquire("k", 0.0) is None
+
+
+async def test_a_waiter_behind_a_slot_never_answered_goes_after_max_hold(
+    fake_time: FakeTime,
+) -> None:
+    governor = _governor(fake_time, (1, 10.0))
+    start = fake_time.now
+    assert await governor.acquire("k", 0.0) is None  # never answered
+    assert await governor.acquire("k", FOREVER) is None  # no answer will wake it: bounded
+    assert fake_time.now == pytest.approx(start + MAX_HOLD + 10.0)
 
 
 async def test_a_pause_only_extends(fake_time: FakeTime) -> None:
@@ -72,8 +143,24 @@ async def test_a_pause_only_extends(fake_time: FakeTime) -> None:
     await governor.pause("k", 20.0)
     await governor.pause("k", 5.0)
     assert await governor.acquire("k", 10.0) == pytest.approx(20.0)
-    assert await governor.acquire("k", FOREVER) is None
+    await _go(governor)
     assert fake_time.sleeps == [pytest.approx(20.0)]
+
+
+@pytest.mark.parametrize("seconds", [math.nan, -5.0, math.inf, -math.inf, 0.0])
+async def test_a_pause_that_is_not_a_duration_is_ignored(
+    fake_time: FakeTime, seconds: float
+) -> None:
+    governor = _governor(fake_time)
+    await governor.pause("k", seconds)
+    assert await governor.acquire("k", 0.0) is None
+
+
+async def test_a_pause_is_never_longer_than_max_pause(fake_time: FakeTime) -> None:
+    governor = _governor(fake_time)
+    await governor.pause("k", 3e11)  # a hostile retry-after
+    assert await governor.acquire("k", FOREVER) is None
+    assert fake_time.sleeps == [pytest.approx(MAX_PAUSE)]
 
 
 async def test_waiters_are_served_first_come_first_served() -> None:
@@ -82,12 +169,47 @@ async def test_waiters_are_served_first_come_first_served() -> None:
     order: list[int] = []
 
     async def request(number: int) -> None:
-        await governor.acquire("k", FOREVER)
+        await _go(governor)
         order.append(number)
 
     await asyncio.gather(*(request(n) for n in range(6)))
     # A listing's next page (asked first) is never starved by pages asked after it.
     assert order == list(range(6))
+    assert fake_time.now - 1_800_000_000.0 == pytest.approx(5.0)
+
+
+async def test_cancelled_waiters_hold_nothing() -> None:
+    governor = Governor([RateWindow(1, 0.3)])
+    await _go(governor)
+    waiters = [asyncio.ensure_future(governor.acquire("k", 60.0)) for _ in range(6)]
+    await asyncio.sleep(0.05)
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(waiter.cancelled() for waiter in waiters)
+    # The six abandoned waits took no slot: the next call goes when the window frees.
+    started = time.monotonic()
+    assert await governor.acquire("k", 1.0) is None
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_refused_waiter_behind_others_holds_nothing(fake_time: FakeTime) -> None:
+    governor = _governor(fake_time, (1, 30.0))
+    await _go(governor)
+    for _ in range(3):
+        assert await governor.acquire("k", 1.0) == pytest.approx(30.0)
+    await _go(governor)
+    assert fake_time.sleeps == [pytest.approx(30.0)]
+
+
+async def test_idle_tokens_are_forgotten(fake_time: FakeTime) -> None:
+    governor = _governor(fake_time, (5, 1.0), (50, 60.0))
+    for number in range(1000):
+        await _go(governor, f"token-{number}")
+    fake_time.now += 60 + MAX_HOLD + 1
+    await _go(governor, "another")
+    # Only the token in use is remembered: per-token state does not grow without bound.
+    assert len(governor._states) == 1
 
 
 def _client(url: object, fake_time: FakeTime, **options: object) -> do_images.Client:
@@ -106,7 +228,7 @@ async def test_client_keeps_to_its_window_over_http(
     async with _client(emulator.url, fake_time, rate_limits=((5, 1.0),)) as client:
         for _ in range(12):
             await client.images.get(stored["id"])
-    assert fake_time.sleeps == [pytest.approx(1.02), pytest.approx(1.02)]
+    assert fake_time.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
     assert len(emulator.requests) == 12
 
 
@@ -196,7 +318,7 @@ async def test_a_full_client_window_raises_at_once_instead_of_sleeping_an_hour(
     assert raised.value.request_id is None
     assert raised.value.reset_at is not None
     assert raised.value.reset_at.timestamp() == pytest.approx(fake_time.now, abs=1)
-    assert fake_time.sleeps == [pytest.approx(3600.5)]
+    assert fake_time.sleeps == [pytest.approx(3600.0)]
     assert len(emulator.requests) == 4
 
 
@@ -228,3 +350,17 @@ async def test_windows_run_on_a_monotonic_clock_not_the_wall_clock(emulator: Emu
         elapsed = time.monotonic() - started
     # 6 requests at 2 per 0.2 s take about 0.4 s; a window on the wall clock would stall.
     assert 0.35 <= elapsed < 5
+
+
+async def test_requests_held_by_a_pause_leave_within_the_window() -> None:
+    # The emulator enforces 5 a second: one injected 429 pauses everything; the requests
+    # that waited it out are counted when they really leave, so none of them draws a 429.
+    async with Emulator(seed=False, rate_limits=((5, 1.0), HOURLY)) as limited:
+        stored = limited.add_image()
+        limited.inject(Fault(kind="status", status=429, headers={"retry-after": "3"}))
+        async with do_images.Client("t", base_url=limited.url, rate_limits=((5, 1.0),)) as client:
+            images = await asyncio.gather(*(client.images.get(stored["id"]) for _ in range(20)))
+        statuses = [r.status for r in limited.requests]
+    assert {image.id for image in images} == {stored["id"]}
+    assert statuses.count(429) == 1  # the injected one, and no other
+    assert statuses.count(200) == 20

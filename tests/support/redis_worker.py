@@ -46,6 +46,9 @@ class Departures:
     async def pause(self, key: str, seconds: float) -> None:
         await self.inner.pause(key, seconds)
 
+    async def answered(self, key: str) -> None:
+        await self.inner.answered(key)
+
 
 async def _calls(client: do_images.Client, job: dict[str, Any], out: dict[str, Any]) -> None:
     async def one() -> None:
@@ -71,14 +74,24 @@ async def _calls(client: do_images.Client, job: dict[str, Any], out: dict[str, A
             if job.get("interval"):
                 await asyncio.sleep(job["interval"])
 
+    if job.get("rounds"):  # every `period` seconds from the common start, `calls` at once
+        for number in range(job["rounds"]):
+            await asyncio.sleep(max(0.0, job["start_at"] + number * job["period"] - time.time()))
+            await asyncio.gather(*(one() for _ in range(job["calls"])))
+        return
     tasks = job.get("tasks", 1)
     await asyncio.gather(*(task(job["calls"] // tasks) for _ in range(tasks)))
 
 
-async def _busy(after: float, seconds: float) -> None:
-    """Hold this process's event loop, as a busy host would: a waiter wakes late."""
+async def _busy(after: float, seconds: float, every: float = 0.0) -> None:
+    """Hold this process's event loop, as a busy host would: a waiter wakes late (again
+    `every` seconds, if given, until cancelled)."""
     await asyncio.sleep(after)
-    time.sleep(seconds)  # noqa: ASYNC251 - blocking on purpose
+    while True:
+        time.sleep(seconds)  # noqa: ASYNC251 - blocking on purpose
+        if not every:
+            return
+        await asyncio.sleep(every)
 
 
 async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str, Any]) -> None:
@@ -91,6 +104,8 @@ async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str,
             wait = None
         else:
             wait = await limiter.acquire(job["key"], job.get("max_wait", float("inf")))
+            if wait is None and not job.get("hold"):
+                await limiter.answered(job["key"])  # answered at once
         out["calls"].append({"start": start, "end": time.time(), "wait": wait})
     if job.get("busy"):
         await busy
@@ -107,17 +122,22 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("redis_url"):
         redis = Redis.from_url(job["redis_url"], socket_connect_timeout=0.5, socket_timeout=0.5)
         limiter = RedisRateLimiter(
-            redis, limits=[tuple(w) for w in job["limits"]], prefix=job["prefix"]
+            redis,
+            limits=[tuple(w) for w in job["limits"]],
+            prefix=job["prefix"],
+            max_hold=job.get("max_hold", 120.0),
         )
         await redis.ping()  # connected before the start, so that asks reach Redis in order
     # The fleet starts together: say ready, read the common start time, add this one's delay.
     print("ready", flush=True)
-    start_at = float(sys.stdin.readline()) + job.get("delay", 0.0)
+    start_at = job["start_at"] = float(sys.stdin.readline()) + job.get("delay", 0.0)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     try:
         if job.get("mode") in ("acquire", "pause"):
             await _direct(limiter, job, out)
         else:
+            if job.get("busy"):  # the event loop blocked now and then
+                busy = asyncio.ensure_future(_busy(*job["busy"]))
             options: dict[str, Any] = {
                 "base_url": job["base_url"],
                 "max_rate_limit_wait": job.get("max_rate_limit_wait", 60.0),
@@ -135,6 +155,8 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
                 ) as client:
                     await _calls(client, job, out)
                 out["sent"] = departures.sent
+            if job.get("busy"):
+                busy.cancel()
     finally:
         if redis is not None:
             await redis.aclose()
