@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,7 @@ SPIN = (
 
 
 @contextlib.asynccontextmanager
-async def machine_under_load(slow_redis: str | None = None) -> AsyncIterator[None]:
+async def machine_under_load(slow_redis: str | None = None) -> AsyncGenerator[None]:
     """As many spinning processes as there are cores; with `slow_redis`, that Redis sleeps
     50 ms (DEBUG SLEEP) every quarter of a second."""
     spinners = [
