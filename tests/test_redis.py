@@ -594,6 +594,22 @@ async def test_a_slot_is_held_until_its_answer(redis: Redis, prefix: str) -> Non
     assert await redis.zcard(held) == 1
 
 
+async def test_a_window_full_of_requests_in_flight_is_waited_for_if_it_can_fit(
+    redis: Redis, prefix: str
+) -> None:
+    # The default-limits rule: a slot in flight frees at its answer plus the window, so a
+    # budget longer than the window waits for it; one shorter than the window is refused.
+    short = RedisRateLimiter(redis, limits=[(1, 0.5)], prefix=prefix)
+    long = RedisRateLimiter(redis, limits=[(1, 5.0)], prefix=f"{prefix}-long")
+    for limiter in (short, long):
+        assert await limiter.acquire(KEY, 0.0) is None  # in flight
+    waiting = asyncio.ensure_future(short.acquire(KEY, 3.0))
+    assert await long.acquire(KEY, 3.0) == pytest.approx(5.0, abs=0.1)
+    await asyncio.sleep(0.1)
+    await short.answered(KEY)
+    assert await waiting is None
+
+
 async def test_a_process_that_dies_holding_a_slot_frees_it_after_max_hold(
     redis_url: str, redis: Redis, prefix: str
 ) -> None:
