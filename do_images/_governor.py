@@ -119,11 +119,6 @@ class Governor:
         self._longest = max((w.seconds for w in self._windows), default=0.0) + MAX_HOLD
         self._sweep_at = 0.0
 
-    @property
-    def windows(self) -> tuple[RateWindow, ...]:
-        """The windows kept for every key."""
-        return self._windows
-
     def _state(self, key: str, now: float) -> _TokenState:
         if now >= self._sweep_at:
             self._forget_idle(now)

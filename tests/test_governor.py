@@ -209,7 +209,7 @@ async def test_idle_tokens_are_forgotten(fake_time: FakeTime) -> None:
     fake_time.now += 60 + MAX_HOLD + 1
     await _go(governor, "another")
     # Only the token in use is remembered: per-token state does not grow without bound.
-    assert len(governor._states) == 1
+    assert len(governor._states) == 1  # pyright: ignore[reportPrivateUsage]
 
 
 def _client(url: object, fake_time: FakeTime, **options: object) -> do_images.Client:

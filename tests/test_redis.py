@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,7 @@ SPIN = (
 
 
 @contextlib.asynccontextmanager
-async def machine_under_load(slow_redis: str | None = None) -> AsyncIterator[None]:
+async def machine_under_load(slow_redis: str | None = None) -> AsyncGenerator[None]:
     """As many spinning processes as there are cores; with `slow_redis`, that Redis sleeps
     50 ms (DEBUG SLEEP) every quarter of a second."""
     spinners = [
@@ -592,6 +592,22 @@ async def test_a_slot_is_held_until_its_answer(redis: Redis, prefix: str) -> Non
     assert await waiting is None
     assert time.monotonic() - answered_at >= 0.3 - 0.01
     assert await redis.zcard(held) == 1
+
+
+async def test_a_window_full_of_requests_in_flight_is_waited_for_if_it_can_fit(
+    redis: Redis, prefix: str
+) -> None:
+    # The default-limits rule: a slot in flight frees at its answer plus the window, so a
+    # budget longer than the window waits for it; one shorter than the window is refused.
+    short = RedisRateLimiter(redis, limits=[(1, 0.5)], prefix=prefix)
+    long = RedisRateLimiter(redis, limits=[(1, 5.0)], prefix=f"{prefix}-long")
+    for limiter in (short, long):
+        assert await limiter.acquire(KEY, 0.0) is None  # in flight
+    waiting = asyncio.ensure_future(short.acquire(KEY, 3.0))
+    assert await long.acquire(KEY, 3.0) == pytest.approx(5.0, abs=0.1)
+    await asyncio.sleep(0.1)
+    await short.answered(KEY)
+    assert await waiting is None
 
 
 async def test_a_process_that_dies_holding_a_slot_frees_it_after_max_hold(

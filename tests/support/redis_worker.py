@@ -95,8 +95,7 @@ async def _busy(after: float, seconds: float, every: float = 0.0) -> None:
 
 
 async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str, Any]) -> None:
-    if job.get("busy"):
-        busy = asyncio.ensure_future(_busy(*job["busy"]))
+    busy = asyncio.ensure_future(_busy(*job["busy"])) if job.get("busy") else None
     for _ in range(job.get("calls", 1)):
         start = time.time()
         if job["mode"] == "pause":
@@ -107,7 +106,7 @@ async def _direct(limiter: RedisRateLimiter, job: dict[str, Any], out: dict[str,
             if wait is None and not job.get("hold"):
                 await limiter.answered(job["key"])  # answered at once
         out["calls"].append({"start": start, "end": time.time(), "wait": wait})
-    if job.get("busy"):
+    if busy is not None:
         await busy
 
 
@@ -136,8 +135,8 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
         if job.get("mode") in ("acquire", "pause"):
             await _direct(limiter, job, out)
         else:
-            if job.get("busy"):  # the event loop blocked now and then
-                busy = asyncio.ensure_future(_busy(*job["busy"]))
+            # The event loop blocked now and then, if asked.
+            busy = asyncio.ensure_future(_busy(*job["busy"])) if job.get("busy") else None
             options: dict[str, Any] = {
                 "base_url": job["base_url"],
                 "max_rate_limit_wait": job.get("max_rate_limit_wait", 60.0),
@@ -155,7 +154,7 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
                 ) as client:
                     await _calls(client, job, out)
                 out["sent"] = departures.sent
-            if job.get("busy"):
+            if busy is not None:
                 busy.cancel()
     finally:
         if redis is not None:
