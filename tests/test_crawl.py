@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from do_images import Crawled, MemoryCheckpoints
 from do_images.testing import Emulator
 
 from .support.fakes import leftover_tasks
+from .support.redis_server import redis_url_for_tests
 from .support.scripted import scripted_server
 
 PER_PAGE = 5
@@ -459,3 +461,60 @@ async def test_bad_arguments_are_refused_before_any_request(
     assert "SECRET" not in str(raised.value)
     await settle()
     assert emulator.requests == []
+
+
+# --- checkpoints in a real Redis -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    pytest.importorskip("redis", reason="the redis extra is not installed: uv sync --all-extras")
+    yield from redis_url_for_tests()
+
+
+async def test_stopped_after_200_and_rerun_with_redis_checkpoints_loses_nothing(
+    big_fleet: tuple[Emulator, dict[str, list[int]]], redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from do_images.redis import RedisCheckpoints
+
+    emu, held = big_fleet
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    redis = Redis.from_url(redis_url)
+    try:
+        checkpoints = RedisCheckpoints(redis, prefix=prefix)
+        await stop_and_resume(held, checkpoints, emu.url)
+        # Keyed by account name, and no token anywhere in the keys or values.
+        keys = sorted(
+            k.decode() if isinstance(k, bytes) else k for k in await redis.keys(f"{prefix}:*")
+        )
+        assert keys == sorted(checkpoints.key(name) for name in held)
+        assert keys[0] == f"{prefix}:crawl:acct00"
+        for key in keys:
+            assert "SECRET" not in repr(await redis.hgetall(key))
+        # A fresh object on the same keys (another process, say) sees the same progress.
+        again = RedisCheckpoints(redis, prefix=prefix)
+        assert (await again.load("acct05")).complete
+        assert await again.load("never-seen") == do_images.CrawlProgress()
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_checkpoints_never_go_back(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from do_images.redis import RedisCheckpoints
+
+    redis = Redis.from_url(redis_url)
+    try:
+        checkpoints = RedisCheckpoints(redis, prefix=f"test-{uuid.uuid4().hex[:10]}")
+        await checkpoints.page_done("a", 3)
+        await checkpoints.page_done("a", 2)  # a second walker, behind the first
+        assert await checkpoints.load("a") == do_images.CrawlProgress(3)
+        await checkpoints.account_done("a")
+        assert await checkpoints.load("a") == do_images.CrawlProgress(3, complete=True)
+        with pytest.raises(ValueError, match="prefix"):
+            RedisCheckpoints(redis, prefix="")
+    finally:
+        await redis.aclose()
