@@ -8,7 +8,7 @@ import asyncio
 import builtins
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, cast, runtime_checkable
@@ -177,8 +177,7 @@ class Crawl:
         # Pages, not items, cross the queue: the bound is pages held between the walks and the
         # consumer, and the per-item cost stays that of the loop itself.
         self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue(accounts_in_flight)
-        self._batch: _Batch | None = None
-        self._index = 0
+        self._stream: AsyncGenerator[Crawled, None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -226,7 +225,10 @@ class Crawl:
         """Stop every walk and request, and close the connection pool (unless it was given)."""
         self._stopped = True
         task, self._task = self._task, None
+        stream, self._stream = self._stream, None
         try:
+            if stream is not None:
+                await stream.aclose()
             if task is not None:
                 task.cancel()
                 await asyncio.wait([task])
@@ -237,31 +239,33 @@ class Crawl:
 
     # -- the consumer's side ----------------------------------------------------------------
 
-    def __aiter__(self) -> Crawl:
-        return self
+    def __aiter__(self) -> AsyncIterator[Crawled]:
+        if self._task is None:
+            raise RuntimeError(
+                "iterate a crawl inside `async with`: async with crawl: async for ..."
+            )
+        if self._stream is None:
+            self._stream = self._items()
+        return self._stream
 
     async def __anext__(self) -> Crawled:
+        return await self.__aiter__().__anext__()
+
+    async def _items(self) -> AsyncGenerator[Crawled, None]:
+        # One generator serves every loop over the crawl (an async generator costs the least
+        # per item); after `yield`, running on means the consumer asked for the next item.
+        queue = self._queue
         while True:
-            batch = self._batch
-            if batch is not None:
-                if self._index < len(batch.images):
-                    image = batch.images[self._index]
-                    self._index += 1
-                    return Crawled(batch.account, image)
-                # The consumer came back after the page's last item: it is done with the page.
-                self._batch = None
-                await self._finished(batch)
-            if self._task is None:
-                raise RuntimeError(
-                    "iterate a crawl inside `async with`: async with crawl: async for ..."
-                )
-            message = await self._queue.get()
+            message = await queue.get()
             if isinstance(message, _Stop):
-                self._queue.put_nowait(message)  # a later __anext__ stops again
                 if message.error is not None:
                     raise message.error
-                raise StopAsyncIteration
-            self._batch, self._index = message, 0
+                return
+            account = message.account
+            for image in message.images:
+                yield Crawled(account, image)
+            # The consumer came back after the page's last item: it is done with the page.
+            await self._finished(message)
 
     async def _finished(self, batch: _Batch) -> None:
         if self._checkpoints is not None:
