@@ -254,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--account-pages", type=int, default=10, help="pages of 200 each account walks")
     p.add_argument(
-        "--wide-accounts", type=int, default=1000, help="accounts of one page in the wide scenario"
+        "--wide-accounts",
+        type=int,
+        default=None,
+        help="accounts of one page in the wide scenario (default: 10 times --accounts)",
     )
     p.add_argument(
         "--wide-in-flight",
@@ -278,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     opts = p.parse_args(argv)
+    if opts.wide_accounts is None:
+        opts.wide_accounts = 10 * opts.accounts
     if opts.profile:
         return profile(opts)
     started = time.time()
