@@ -30,8 +30,11 @@ from .support.redis_server import HOW_TO_ENABLE, RedisServer, have_binary
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "docs" / "recipes" / "taskiq_crawl.py"
 ACCOUNTS = 20
-PAGES, PER_PAGE = 6, 5
-LIMIT = (5, 1.0)  # 5 requests a second per token, enforced by the emulator
+PAGES, PER_PAGE = 9, 5
+# 5 requests in 3 s per token, enforced by the emulator: an account takes two windows, and a
+# task taken over after its worker died (the lease is 1 s) lands inside the dead worker's
+# window, where a limiter of its own would send at once and be answered 429.
+LIMIT = (5, 3.0)
 
 
 def load_recipe() -> ModuleType:
@@ -74,7 +77,7 @@ async def emulator() -> AsyncIterator[tuple[Emulator, set[tuple[str, int]]]]:
         held = {
             (name, image["id"])
             for n, name in enumerate(names)
-            # 26 to 30 snapshots: 6 pages of 5, the last one short but for team04, team09, ...
+            # 41 to 45 snapshots: 9 pages of 5, the last one short but for team00, team05, ...
             for image in emu.add_images(PAGES * PER_PAGE - n % 5, kind="snapshot", account=name)
         }
         # Public images are not the accounts' own: the recipe lists private ones only.
@@ -149,8 +152,8 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
         CRAWL_TOKENS=str(tokens),
         CRAWL_DATABASE=str(database),
         CRAWL_BASE_URL=str(emu.url),
-        CRAWL_LEASE="2",
-        CRAWL_ACCOUNTS_PER_WORKER="2",
+        CRAWL_LEASE="1",
+        CRAWL_ACCOUNTS_PER_WORKER=str(ACCOUNTS),
         CRAWL_RATE_LIMITS=f"{LIMIT[0]}/{LIMIT[1]}",
         CRAWL_PER_PAGE=str(PER_PAGE),
     )
@@ -158,23 +161,32 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
     checkpoints = RedisCheckpoints(redis)
     workers = [await Process.start("worker", env) for _ in range(2)]
     try:
+
+        async def listening() -> bool:
+            return all(any("listening for tasks" in line for line in w.lines) for w in workers)
+
+        await until(listening, 30, "both workers listen")
         kicker = await Process.start("kick", env)
         await kicker.stop(0)  # waits for it to finish (signal 0 only checks it is alive)
         assert kicker.process.returncode == 0, kicker.lines
-        victim, survivor = workers
 
-        # Kill the first worker once one of its accounts has a page stored but is not done.
-        killed: list[str] = []
+        # Kill a worker once one of its accounts has a page stored but is not done. Each
+        # worker may run every account at once, so the other one takes over at once too:
+        # inside the dead worker's rate-limit window.
+        killed: list[tuple[Process, str]] = []
 
         async def mid_account() -> bool:
-            for name in victim.started():
-                progress = await checkpoints.load(name)
-                if progress.pages_done >= 1 and not progress.complete:
-                    killed.append(name)
-                    return True
+            for worker in workers:
+                for name in worker.started():
+                    progress = await checkpoints.load(name)
+                    if progress.pages_done >= 1 and not progress.complete:
+                        killed.append((worker, name))
+                        return True
             return False
 
         await until(mid_account, 60, "a worker is in the middle of an account")
+        ((victim, account),) = killed
+        (survivor,) = [w for w in workers if w is not victim]
         victim.process.send_signal(signal.SIGKILL)
         await victim.stop()
         assert victim.process.returncode == -signal.SIGKILL
@@ -195,7 +207,6 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
         # The enforced limits were never hit: the workers shared each token's windows.
         assert [r for r in emu.requests if r.status == 429] == []
         # The killed worker's account was finished by the other one.
-        (account,) = killed
         assert account in survivor.started()
         assert any("took over a task" in line for line in survivor.lines)
         # Tokens stay with the workers: no Redis key or stored task holds one.

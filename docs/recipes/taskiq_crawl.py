@@ -115,6 +115,7 @@ class LeasedStreamBroker(RedisStreamBroker):
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         renewing = asyncio.create_task(self._renew())
+        logger.info("listening for tasks on %s", self.queue_name)
         try:
             async with Redis(connection_pool=self.connection_pool) as redis:
                 while True:
