@@ -26,6 +26,7 @@ from ._client import (
 from ._errors import DigitalOceanError, printable
 from ._governor import RateLimiter
 from ._models import Image
+from ._pagination import Page
 
 logger = logging.getLogger("do_images")
 
@@ -33,6 +34,8 @@ logger = logging.getLogger("do_images")
 # every request at once also gets. Each account's walk keeps its prefetch window in flight;
 # requests beyond the pool wait for a free connection instead of opening more.
 POOL_SIZE = 100
+# Pages decoded ahead of the consumer: the one it reads next, and one more.
+DECODED = 2
 
 
 @attrs.frozen(slots=True)
@@ -174,9 +177,13 @@ class Crawl:
         self._pending = deque(accounts)
         self._failures: dict[str, DigitalOceanError] = {}
         self._completed: set[str] = set()
-        # Pages, not items, cross the queue: the bound is pages held between the walks and the
-        # consumer, and the per-item cost stays that of the loop itself.
-        self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue(accounts_in_flight)
+        # Pages, not items, cross the queue (the per-item cost stays that of the loop itself).
+        # A walk decodes a page only once it holds one of DECODED slots, which the consumer
+        # gives back as it takes pages: pages wait as bytes and are decoded just before they
+        # are read, so the queue holds at most DECODED pages (the bound, and measured here:
+        # decoding while many decoded pages wait costs a fifth more CPU).
+        self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue()
+        self._decoded = asyncio.Semaphore(DECODED)
         self._stream: AsyncGenerator[Crawled, None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -261,6 +268,7 @@ class Crawl:
                 if message.error is not None:
                     raise message.error
                 return
+            self._decoded.release()  # the next page may be decoded while this one is read
             account = message.account
             for image in message.images:
                 yield Crawled(account, image)
@@ -305,21 +313,37 @@ class Crawl:
         options = self._client_options
         client = Client(self._tokens[name], session=self._session, **options)
         final = None
+        # Whether this walk holds a decode slot for a page not yet queued: each slot taken is
+        # given back once, by the consumer when it takes the page, or here if none is queued.
+        holding = False
+
+        async def take_slot() -> None:
+            nonlocal holding
+            await self._decoded.acquire()
+            holding = True
+
+        def queue(page: Page[Image], last: bool) -> None:
+            nonlocal holding
+            self._queue.put_nowait(_Batch(name, page.page, page.items, last))
+            holding = False
+
         try:
-            pages = client.images.list(**self._listing, start_page=start).pages()
+            listing = client.images.list(**self._listing, start_page=start)
+            listing._before_decode = take_slot  # pyright: ignore[reportPrivateUsage]
+            pages = listing.pages()
             async with aclosing(pages):
                 async for page in pages:
                     if page.has_next:
-                        await self._queue.put(_Batch(name, page.page, page.items, False))
+                        queue(page, False)
                     else:
                         # Held back until the walk ends cleanly: a walk that ends on a page
                         # contradicting the total raises after it, and is not complete.
                         final = page
             if final is not None:
-                await self._queue.put(_Batch(name, final.page, final.items, True))
+                queue(final, True)
         except DigitalOceanError as error:
             if final is not None:  # its items are good; only the account is not complete
-                await self._queue.put(_Batch(name, final.page, final.items, False))
+                queue(final, False)
             self._failures[name] = error
             logger.warning(
                 "crawl: account %s failed, the others go on: %s: %s",
@@ -329,6 +353,8 @@ class Crawl:
                 extra={"account": name},
             )
         finally:
+            if holding:  # a page decoded but not queued (its decode failed, or a cancellation)
+                self._decoded.release()
             await client.close()
 
 
@@ -358,7 +384,8 @@ def crawl(
       `client_options` go to every `Client` as given (`timeout`, `max_retries`, ...).
     - At most `accounts_in_flight` accounts are walked at once, each with the usual prefetch.
       One account's images come in page order; accounts interleave as their pages arrive.
-      Pages wait in a bounded queue for the consumer, so a slow consumer slows the walks.
+      A page is decoded only when the consumer is about to reach it (two at most wait
+      decoded; the others wait as bytes), so a slow consumer slows the walks.
     - One account's failure (a 401, retries spent, an answer that does not decode, a rate
       limit too far away) ends only that account's walk: it is logged once, recorded in
       `Crawl.failures`, and the crawl goes on. `Crawl.completed` names the accounts done.

@@ -144,6 +144,27 @@ async def test_a_server_error_and_a_bad_answer_end_only_their_accounts() -> None
     assert isinstance(crawl.failures["decode"], do_images.ResponseDecodeError)
 
 
+async def test_pages_that_fail_to_decode_do_not_hold_the_others_up() -> None:
+    """A page decodes only when the consumer is about to read it; five accounts whose first
+    page does not decode leave nothing held for the two good ones."""
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        who = request.headers["Authorization"].removeprefix("Bearer ")
+        if who.startswith("bad"):
+            return 200, {"images": [{"id": "not an int"}]}, {}
+        return 200, _paged(list(range(1, 11)), int(request.query["page"]), 2), {}
+
+    accounts = {f"bad{n}": f"bad{n}" for n in range(5)} | {"good1": "g1", "good2": "g2"}
+    async with scripted_server(handler) as server:
+        crawl = do_images.crawl(
+            accounts, per_page=2, accounts_in_flight=2, base_url=server.url, rate_limits=()
+        )
+        found = await asyncio.wait_for(collect(crawl), 20)
+    assert Counter(item.account for item in found) == {"good1": 10, "good2": 10}
+    assert crawl.completed == {"good1", "good2"}
+    assert sorted(crawl.failures) == [f"bad{n}" for n in range(5)]
+
+
 async def test_each_token_keeps_its_own_windows_and_a_refusal_ends_only_its_account(
     fleet: tuple[Emulator, dict[str, list[int]]],
 ) -> None:
