@@ -399,8 +399,8 @@ async def test_leaving_early_stops_every_request_and_leaves_no_task_or_connectio
 async def test_a_stalled_consumer_holds_the_walks_back(
     big_fleet: tuple[Emulator, dict[str, list[int]]],
 ) -> None:
-    """Backpressure: while the consumer holds one item, the walks stop after filling the
-    bounded queue (and their prefetch), far short of every page."""
+    """Backpressure: while the consumer holds one item, the walks stop once two pages wait
+    decoded and each walk's prefetch is spent, far short of every page."""
     emu, held = big_fleet
     total_pages = sum(-(-len(ids) // PER_PAGE) for ids in held.values())
     crawl = do_images.crawl(
@@ -408,15 +408,21 @@ async def test_a_stalled_consumer_holds_the_walks_back(
     )
     async with crawl:
         async for _ in crawl:
-            for _ in range(50):
-                await asyncio.sleep(0.01)
-            sent = len(emu.requests)
-            await asyncio.sleep(0.1)
-            assert len(emu.requests) == sent  # stalled, not still walking
+            # Wait (at most 10 s) until no request has come for 0.3 s: the walks stalled.
+            sent, quiet_since = len(emu.requests), asyncio.get_running_loop().time()
+            for _ in range(500):
+                await asyncio.sleep(0.02)
+                now = asyncio.get_running_loop().time()
+                if len(emu.requests) != sent:
+                    sent, quiet_since = len(emu.requests), now
+                elif now - quiet_since >= 0.3:
+                    break
+            else:
+                pytest.fail("the walks never stalled")
             break
-    # The page being read, 2 queued, and each of the 2 walks one page waiting to be queued
-    # and at most its prefetch window (12 pages by then) in flight.
-    assert sent <= 1 + 2 + 2 * (1 + 12) < total_pages
+    # The page being read and one more decoded, and each of the 2 walks one page waiting for
+    # its turn to be decoded and at most its prefetch window (12 pages by then) in flight.
+    assert sent <= 2 + 2 * (1 + 12) < total_pages
 
 
 async def test_iterating_outside_async_with_is_an_error(
