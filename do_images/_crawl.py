@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -234,11 +235,14 @@ class Crawl:
         task, self._task = self._task, None
         stream, self._stream = self._stream, None
         try:
-            if stream is not None:
-                await stream.aclose()
             if task is not None:
                 task.cancel()
                 await asyncio.wait([task])
+                # A loop waiting in another task ends (the walks that fed it are gone).
+                self._queue.put_nowait(_Stop())
+            if stream is not None:
+                with contextlib.suppress(RuntimeError):  # that loop is running: it ends there
+                    await stream.aclose()
         finally:
             session, self._session = self._session, None
             if self._owns_session and session is not None:

@@ -18,7 +18,7 @@ from yarl import URL
 
 import do_images
 from do_images import Crawled, MemoryCheckpoints
-from do_images.testing import Emulator
+from do_images.testing import Emulator, Fault
 
 from .support.fakes import leftover_tasks
 from .support.redis_server import redis_url_for_tests
@@ -394,6 +394,31 @@ async def test_leaving_early_stops_every_request_and_leaves_no_task_or_connectio
     assert established_to(emu.url.port) == 0
     await asyncio.sleep(0.05)
     assert len(emu.requests) == sent  # nothing more was sent
+
+
+async def test_closing_from_another_task_ends_the_loop_and_leaves_nothing(
+    big_fleet: tuple[Emulator, dict[str, list[int]]],
+) -> None:
+    emu, held = big_fleet
+    crawl = do_images.crawl(accounts_of(held), per_page=PER_PAGE, base_url=emu.url)
+    emu.inject(Fault(kind="latency", delay=3.0, times=None))  # every answer held back
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _ in crawl:
+            seen += 1
+
+    async with crawl:
+        task = asyncio.create_task(consume())
+        while not emu.faults_served:  # a request is waiting for its answer
+            await asyncio.sleep(0.01)
+        await crawl.aclose()
+        await asyncio.wait_for(task, 2.5)  # the loop ended instead of waiting for answers
+    assert seen == 0
+    emu.clear_faults()
+    await settle()
+    assert leftover_tasks() == set()
 
 
 async def test_a_stalled_consumer_holds_the_walks_back(
