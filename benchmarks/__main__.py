@@ -168,6 +168,12 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
             "baseline": report.RAW_ACCOUNTS,
             "contenders": [
                 (report.RAW_ACCOUNTS, "raw-accounts", wide),
+                # The SDK without crawl's machinery: one Client per account, all at once.
+                (
+                    "do_images, shared session",
+                    "do_images-accounts",
+                    [*wide, "--concurrency", str(opts.default_concurrency), "--shared-session"],
+                ),
                 (report.CRAWL, "do_images-crawl", wide),
                 (
                     f"{report.CRAWL}, accounts_in_flight={opts.wide_in_flight}",
