@@ -89,6 +89,7 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
     """What to run: (label, contender, arguments) per scenario, with its server's shape."""
     peers = [] if opts.no_peers else [p for p, module in PEERS.items() if find_spec(module)]
     accounts = ["--accounts", str(opts.accounts)]
+    wide = ["--accounts", str(opts.wide_accounts)]
     walk = [
         ("raw aiohttp, sequential", "raw-sequential", []),
         ("raw aiohttp, concurrent", "raw-concurrent", []),
@@ -154,6 +155,30 @@ def scenarios(opts: argparse.Namespace) -> list[dict[str, Any]]:
                     "do_images, shared session",
                     "do_images-accounts",
                     [*accounts, "--concurrency", str(opts.default_concurrency), "--shared-session"],
+                ),
+                (report.CRAWL, "do_images-crawl", accounts),
+            ],
+        },
+        {
+            "key": "wide",
+            "title": f"{opts.wide_accounts} accounts x 1 page x 200 images, "
+            f"{opts.latency_ms:g} ms latency, one process, raw over one session",
+            "images": 200,
+            "latency_ms": opts.latency_ms,
+            "baseline": report.RAW_ACCOUNTS,
+            "contenders": [
+                (report.RAW_ACCOUNTS, "raw-accounts", wide),
+                # The SDK without crawl's machinery: one Client per account, all at once.
+                (
+                    "do_images, shared session",
+                    "do_images-accounts",
+                    [*wide, "--concurrency", str(opts.default_concurrency), "--shared-session"],
+                ),
+                (report.CRAWL, "do_images-crawl", wide),
+                (
+                    f"{report.CRAWL}, accounts_in_flight={opts.wide_in_flight}",
+                    "do_images-crawl",
+                    [*wide, "--accounts-in-flight", str(opts.wide_in_flight)],
                 ),
             ],
         },
@@ -235,7 +260,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--account-pages", type=int, default=10, help="pages of 200 each account walks")
     p.add_argument(
-        "--only", nargs="+", choices=["latency", "cpu", "stream", "accounts"], help="scenarios"
+        "--wide-accounts",
+        type=int,
+        default=None,
+        help="accounts of one page in the wide scenario (default: 10 times --accounts)",
+    )
+    p.add_argument(
+        "--wide-in-flight",
+        type=int,
+        default=100,
+        help="crawl's accounts_in_flight also measured in the wide scenario (the pool's size)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=["latency", "cpu", "stream", "accounts", "wide"],
+        help="scenarios",
     )
     p.add_argument("--no-peers", action="store_true", help="skip pydo and python-digitalocean")
     p.add_argument(
@@ -247,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     opts = p.parse_args(argv)
+    if opts.wide_accounts is None:
+        opts.wide_accounts = 10 * opts.accounts
     if opts.profile:
         return profile(opts)
     started = time.time()

@@ -1,8 +1,9 @@
 """One contender per child process: walk every image of a listing and print one JSON line.
 
 ``python -m benchmarks.contenders NAME URL [--concurrency N] [--limit N] [--accounts N]
-[--profile TOP]`` reports wall and CPU seconds of the walk, time to first item, items seen and
-peak RSS. The ``*-accounts`` contenders walk the listing once per account, all at once.
+[--accounts-in-flight N] [--profile TOP]`` reports wall and CPU seconds of the walk, time to
+first item, items seen and peak RSS. The ``*-accounts`` contenders (and ``do_images-crawl``)
+walk the listing once per account, all at once.
 """
 
 from __future__ import annotations
@@ -157,6 +158,23 @@ async def do_images_accounts(url: str, probe: Probe, opts: argparse.Namespace) -
         await asyncio.gather(*(walk(client) for client in clients))
 
 
+async def do_images_crawl(url: str, probe: Probe, opts: argparse.Namespace) -> None:
+    """Many accounts with `do_images.crawl`: one pool, `--accounts-in-flight` walked at once."""
+    import do_images
+
+    accounts = {f"account-{n}": token for n, token in enumerate(_tokens(opts.accounts))}
+    crawl = do_images.crawl(
+        accounts,
+        base_url=url,
+        per_page=PER_PAGE,
+        accounts_in_flight=opts.accounts_in_flight,
+        rate_limits=(),
+    )
+    async with crawl:
+        async for _found in crawl:
+            probe.saw()
+
+
 def _tokens(accounts: int) -> list[str]:
     # The emulator takes any bearer token; each client still sends its own.
     return [f"{TOKEN}-{n}" for n in range(accounts)]
@@ -193,6 +211,7 @@ CONTENDERS: dict[str, Callable[..., Any]] = {
     "do_images": do_images_walk,
     "raw-accounts": raw_accounts,
     "do_images-accounts": do_images_accounts,
+    "do_images-crawl": do_images_crawl,
     "pydo": pydo_walk,
     "python-digitalocean": python_digitalocean_walk,
 }
@@ -244,6 +263,7 @@ def _imports(name: str) -> Iterator[str]:
         "python-digitalocean": ["digitalocean"],
         "do_images": ["do_images"],
         "do_images-accounts": ["do_images"],
+        "do_images-crawl": ["do_images"],
     }.get(name, ["aiohttp", "orjson"])
 
 
@@ -255,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="stop after N items")
     parser.add_argument("--accounts", type=int, default=100, help="tokens of *-accounts")
     parser.add_argument("--shared-session", action="store_true", help="one session for all")
+    parser.add_argument("--accounts-in-flight", type=int, default=16, help="do_images-crawl")
     parser.add_argument("--sequential", action="store_true", help="raw-accounts: page by page")
     parser.add_argument("--profile", type=int, metavar="N", help="print cProfile's top N to stderr")
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """do_images: the async Python SDK for DigitalOcean's Images API (public names only)."""
 
 from ._client import Client
+from ._convert import from_dict, to_dict
 from ._crawl import Checkpoints, Crawl, Crawled, CrawlProgress, MemoryCheckpoints, crawl
 from ._errors import (
     ActionFailedError,
@@ -55,4 +56,6 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "crawl",
+    "from_dict",
+    "to_dict",
 ]

@@ -3,20 +3,30 @@
 msgspec decodes an answer in one pass with strict JSON types. An item it refuses is decoded
 again by the one cattrs converter, the authority: it accepts what msgspec cannot express (a
 region given as a bare slug, a naive timestamp) or names the field that failed.
+
+Which library does what: msgspec decodes the wire (bytes -> models, the fast path); the cattrs
+converter is the users' face (`to_dict`/`from_dict`: models <-> JSON-ready dicts for stored
+inventories) and the lenient second opinion above.
+
+Field strictness, stated once (the models' annotations; both libraries follow it): a field is
+the JSON type it is annotated with, or null or absent (None); an integer field takes no float,
+string or boolean, a number field takes an integer; a string list takes only strings;
+timestamps are ISO 8601 strings, read as UTC when they carry no zone; an action's region is an
+object or a bare slug; unknown keys are ignored; enum-like fields are plain strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import cattrs
 import msgspec
 
 from ._errors import ResponseDecodeError
-from ._models import Region
+from ._models import Action, Image, Region
 
 T = TypeVar("T")
 
@@ -240,3 +250,43 @@ def decode_error_fields(body: bytes) -> dict[str, Any]:
     except _DECODE_ERRORS:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# --- The users' face: stored inventories ---------------------------------------------------
+
+Model = TypeVar("Model", Image, Action, Region)
+
+
+def _iso(value: datetime) -> str:
+    # Models hold aware timestamps; a naive one (made by hand) is UTC, as when decoded.
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+converter.register_unstructure_hook(datetime, _iso)
+converter.register_unstructure_hook(tuple, list)
+
+
+def to_dict(model: Image | Action | Region) -> dict[str, object]:
+    """`model` as a JSON-ready dict (the API's field names; timestamps as ISO 8601 with their
+    zone; lists for tuples), for storing an inventory: ``from_dict(Image, to_dict(image)) ==
+    image``.
+
+    >>> json.dumps(do_images.to_dict(image))
+    """
+    if not isinstance(cast(object, model), (Image, Action, Region)):
+        raise TypeError(f"model must be an Image, Action or Region, not {type(model).__name__}")
+    data: dict[str, object] = converter.unstructure(model)
+    return data
+
+
+def from_dict(cls: type[Model], data: Mapping[str, object]) -> Model:
+    """A model from a dict such as `to_dict` makes (or one item of an API answer); unknown
+    keys are ignored, a value of the wrong type raises ValueError naming its field."""
+    if cls not in (Image, Action, Region):
+        raise TypeError(f"cls must be Image, Action or Region, not {cls!r}")
+    if not isinstance(cast(object, data), Mapping):
+        raise TypeError(f"data must be a mapping, not {type(data).__name__}")
+    try:
+        return converter.structure(dict(data), cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as error:
+        raise ValueError(_describe(error, cls.__name__)) from None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, cast, runtime_checkable
@@ -26,6 +27,7 @@ from ._client import (
 from ._errors import DigitalOceanError, printable
 from ._governor import RateLimiter
 from ._models import Image
+from ._pagination import Page
 
 logger = logging.getLogger("do_images")
 
@@ -33,6 +35,8 @@ logger = logging.getLogger("do_images")
 # every request at once also gets. Each account's walk keeps its prefetch window in flight;
 # requests beyond the pool wait for a free connection instead of opening more.
 POOL_SIZE = 100
+# Pages decoded ahead of the consumer: the one it reads next, and one more.
+DECODED = 2
 
 
 @attrs.frozen(slots=True)
@@ -174,11 +178,14 @@ class Crawl:
         self._pending = deque(accounts)
         self._failures: dict[str, DigitalOceanError] = {}
         self._completed: set[str] = set()
-        # Pages, not items, cross the queue: the bound is pages held between the walks and the
-        # consumer, and the per-item cost stays that of the loop itself.
-        self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue(accounts_in_flight)
-        self._batch: _Batch | None = None
-        self._index = 0
+        # Pages, not items, cross the queue (the per-item cost stays that of the loop itself).
+        # A walk decodes a page only once it holds one of DECODED slots, which the consumer
+        # gives back as it takes pages: pages wait as bytes and are decoded just before they
+        # are read, so the queue holds at most DECODED pages (the bound, and measured here:
+        # decoding while many decoded pages wait costs a fifth more CPU).
+        self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue()
+        self._decoded = asyncio.Semaphore(DECODED)
+        self._stream: AsyncGenerator[Crawled, None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -226,10 +233,16 @@ class Crawl:
         """Stop every walk and request, and close the connection pool (unless it was given)."""
         self._stopped = True
         task, self._task = self._task, None
+        stream, self._stream = self._stream, None
         try:
             if task is not None:
                 task.cancel()
                 await asyncio.wait([task])
+                # A loop waiting in another task ends (the walks that fed it are gone).
+                self._queue.put_nowait(_Stop())
+            if stream is not None:
+                with contextlib.suppress(RuntimeError):  # that loop is running: it ends there
+                    await stream.aclose()
         finally:
             session, self._session = self._session, None
             if self._owns_session and session is not None:
@@ -237,31 +250,34 @@ class Crawl:
 
     # -- the consumer's side ----------------------------------------------------------------
 
-    def __aiter__(self) -> Crawl:
-        return self
+    def __aiter__(self) -> AsyncIterator[Crawled]:
+        if self._task is None:
+            raise RuntimeError(
+                "iterate a crawl inside `async with`: async with crawl: async for ..."
+            )
+        if self._stream is None:
+            self._stream = self._items()
+        return self._stream
 
     async def __anext__(self) -> Crawled:
+        return await self.__aiter__().__anext__()
+
+    async def _items(self) -> AsyncGenerator[Crawled, None]:
+        # One generator serves every loop over the crawl (an async generator costs the least
+        # per item); after `yield`, running on means the consumer asked for the next item.
+        queue = self._queue
         while True:
-            batch = self._batch
-            if batch is not None:
-                if self._index < len(batch.images):
-                    image = batch.images[self._index]
-                    self._index += 1
-                    return Crawled(batch.account, image)
-                # The consumer came back after the page's last item: it is done with the page.
-                self._batch = None
-                await self._finished(batch)
-            if self._task is None:
-                raise RuntimeError(
-                    "iterate a crawl inside `async with`: async with crawl: async for ..."
-                )
-            message = await self._queue.get()
+            message = await queue.get()
             if isinstance(message, _Stop):
-                self._queue.put_nowait(message)  # a later __anext__ stops again
                 if message.error is not None:
                     raise message.error
-                raise StopAsyncIteration
-            self._batch, self._index = message, 0
+                return
+            self._decoded.release()  # the next page may be decoded while this one is read
+            account = message.account
+            for image in message.images:
+                yield Crawled(account, image)
+            # The consumer came back after the page's last item: it is done with the page.
+            await self._finished(message)
 
     async def _finished(self, batch: _Batch) -> None:
         if self._checkpoints is not None:
@@ -301,21 +317,37 @@ class Crawl:
         options = self._client_options
         client = Client(self._tokens[name], session=self._session, **options)
         final = None
+        # Whether this walk holds a decode slot for a page not yet queued: each slot taken is
+        # given back once, by the consumer when it takes the page, or here if none is queued.
+        holding = False
+
+        async def take_slot() -> None:
+            nonlocal holding
+            await self._decoded.acquire()
+            holding = True
+
+        def queue(page: Page[Image], last: bool) -> None:
+            nonlocal holding
+            self._queue.put_nowait(_Batch(name, page.page, page.items, last))
+            holding = False
+
         try:
-            pages = client.images.list(**self._listing, start_page=start).pages()
+            listing = client.images.list(**self._listing, start_page=start)
+            listing._before_decode = take_slot  # pyright: ignore[reportPrivateUsage]
+            pages = listing.pages()
             async with aclosing(pages):
                 async for page in pages:
                     if page.has_next:
-                        await self._queue.put(_Batch(name, page.page, page.items, False))
+                        queue(page, False)
                     else:
                         # Held back until the walk ends cleanly: a walk that ends on a page
                         # contradicting the total raises after it, and is not complete.
                         final = page
             if final is not None:
-                await self._queue.put(_Batch(name, final.page, final.items, True))
+                queue(final, True)
         except DigitalOceanError as error:
             if final is not None:  # its items are good; only the account is not complete
-                await self._queue.put(_Batch(name, final.page, final.items, False))
+                queue(final, False)
             self._failures[name] = error
             logger.warning(
                 "crawl: account %s failed, the others go on: %s: %s",
@@ -325,6 +357,8 @@ class Crawl:
                 extra={"account": name},
             )
         finally:
+            if holding:  # a page decoded but not queued (its decode failed, or a cancellation)
+                self._decoded.release()
             await client.close()
 
 
@@ -354,7 +388,8 @@ def crawl(
       `client_options` go to every `Client` as given (`timeout`, `max_retries`, ...).
     - At most `accounts_in_flight` accounts are walked at once, each with the usual prefetch.
       One account's images come in page order; accounts interleave as their pages arrive.
-      Pages wait in a bounded queue for the consumer, so a slow consumer slows the walks.
+      A page is decoded only when the consumer is about to reach it (two at most wait
+      decoded; the others wait as bytes), so a slow consumer slows the walks.
     - One account's failure (a 401, retries spent, an answer that does not decode, a rate
       limit too far away) ends only that account's walk: it is logged once, recorded in
       `Crawl.failures`, and the crawl goes on. `Crawl.completed` names the accounts done.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import operator
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from contextlib import aclosing
 from typing import Generic, TypeVar
 
@@ -172,6 +172,9 @@ class Paginator(Generic[T]):
         self._concurrency = concurrency
         self._start_page = start_page
         self._prefetch_bytes = prefetch_bytes
+        # Awaited after a page's answer came and before it is decoded: `crawl` (_crawl.py)
+        # decodes a page only when its consumer is about to take it.
+        self._before_decode: Callable[[], Awaitable[object]] | None = None
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
@@ -209,6 +212,8 @@ class Paginator(Generic[T]):
                     held += largest
                 response = await in_flight.pop(number)
                 largest = max(largest, len(response.body))
+                if self._before_decode is not None:
+                    await self._before_decode()
                 body = decode_page(
                     response.body, self._key, self._item_type, status=response.status
                 )

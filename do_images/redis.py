@@ -55,10 +55,11 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from ._clock import SYSTEM_CLOCK, Clock
+from ._crawl import CrawlProgress
 from ._governor import MAX_HOLD, Governor, announce_wait, valid_pause
 from ._windows import DIGITALOCEAN_LIMITS, MAX_PAUSE, RateWindow, rate_windows
 
-__all__ = ["DIGITALOCEAN_LIMITS", "RedisRateLimiter"]
+__all__ = ["DIGITALOCEAN_LIMITS", "RedisCheckpoints", "RedisRateLimiter"]
 
 logger = logging.getLogger("do_images")
 
@@ -396,3 +397,50 @@ class RedisRateLimiter:
                 outage,
                 extra={"rate_limiter": "redis", "redis_available": True},
             )
+
+
+# --- Crawl checkpoints ---------------------------------------------------------------------
+
+# KEYS[1]: the account's hash; ARGV[1]: a page the consumer finished. Progress never goes
+# back, even if two workers ever walk the same account at once.
+_PAGE_DONE = """
+local done = tonumber(redis.call('HGET', KEYS[1], 'page') or '0')
+if tonumber(ARGV[1]) > done then redis.call('HSET', KEYS[1], 'page', ARGV[1]) end
+return 0
+"""
+
+
+class RedisCheckpoints:
+    """`do_images.crawl` checkpoints kept in Redis: a crawl re-run on any process or machine
+    with the same Redis and `prefix` resumes where the last one stopped.
+
+    One hash per account, ``{prefix}:crawl:{account}``, with the last finished page
+    (``page``) and ``done`` once the account is complete. Keyed by the account's *name* (the
+    key of the mapping given to `crawl`), never its token: names are labels the caller chose,
+    and readable keys let an operator inspect or reset one account (``DEL`` its key). Keys do
+    not expire: delete them (or use another `prefix`) to crawl everything again.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str = "do_images") -> None:
+        if not isinstance(cast(object, prefix), str) or not prefix:
+            raise ValueError("prefix must be a non-empty string")
+        self._redis = redis
+        self._prefix = prefix
+        self._page_done = redis.register_script(_PAGE_DONE)
+
+    def __repr__(self) -> str:
+        return f"<RedisCheckpoints prefix={self._prefix!r}>"
+
+    def key(self, account: str) -> str:
+        """The Redis key holding `account`'s progress."""
+        return f"{self._prefix}:crawl:{account}"
+
+    async def load(self, account: str) -> CrawlProgress:
+        page, done = await self._redis.hmget(self.key(account), ["page", "done"])
+        return CrawlProgress(int(page or 0), complete=bool(done))
+
+    async def page_done(self, account: str, page: int) -> None:
+        await self._page_done(keys=[self.key(account)], args=[page])
+
+    async def account_done(self, account: str) -> None:
+        await self._redis.hset(self.key(account), "done", 1)

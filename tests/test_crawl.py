@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from yarl import URL
 
 import do_images
 from do_images import Crawled, MemoryCheckpoints
-from do_images.testing import Emulator
+from do_images.testing import Emulator, Fault
 
 from .support.fakes import leftover_tasks
+from .support.redis_server import redis_url_for_tests
 from .support.scripted import scripted_server
 
 PER_PAGE = 5
@@ -140,6 +142,27 @@ async def test_a_server_error_and_a_bad_answer_end_only_their_accounts() -> None
     assert crawl.completed == {"fine"}
     assert isinstance(crawl.failures["five"], do_images.ServerError)
     assert isinstance(crawl.failures["decode"], do_images.ResponseDecodeError)
+
+
+async def test_pages_that_fail_to_decode_do_not_hold_the_others_up() -> None:
+    """A page decodes only when the consumer is about to read it; five accounts whose first
+    page does not decode leave nothing held for the two good ones."""
+
+    def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        who = request.headers["Authorization"].removeprefix("Bearer ")
+        if who.startswith("bad"):
+            return 200, {"images": [{"id": "not an int"}]}, {}
+        return 200, _paged(list(range(1, 11)), int(request.query["page"]), 2), {}
+
+    accounts = {f"bad{n}": f"bad{n}" for n in range(5)} | {"good1": "g1", "good2": "g2"}
+    async with scripted_server(handler) as server:
+        crawl = do_images.crawl(
+            accounts, per_page=2, accounts_in_flight=2, base_url=server.url, rate_limits=()
+        )
+        found = await asyncio.wait_for(collect(crawl), 20)
+    assert Counter(item.account for item in found) == {"good1": 10, "good2": 10}
+    assert crawl.completed == {"good1", "good2"}
+    assert sorted(crawl.failures) == [f"bad{n}" for n in range(5)]
 
 
 async def test_each_token_keeps_its_own_windows_and_a_refusal_ends_only_its_account(
@@ -373,11 +396,36 @@ async def test_leaving_early_stops_every_request_and_leaves_no_task_or_connectio
     assert len(emu.requests) == sent  # nothing more was sent
 
 
+async def test_closing_from_another_task_ends_the_loop_and_leaves_nothing(
+    big_fleet: tuple[Emulator, dict[str, list[int]]],
+) -> None:
+    emu, held = big_fleet
+    crawl = do_images.crawl(accounts_of(held), per_page=PER_PAGE, base_url=emu.url)
+    emu.inject(Fault(kind="latency", delay=3.0, times=None))  # every answer held back
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _ in crawl:
+            seen += 1
+
+    async with crawl:
+        task = asyncio.create_task(consume())
+        while not emu.faults_served:  # a request is waiting for its answer
+            await asyncio.sleep(0.01)
+        await crawl.aclose()
+        await asyncio.wait_for(task, 2.5)  # the loop ended instead of waiting for answers
+    assert seen == 0
+    emu.clear_faults()
+    await settle()
+    assert leftover_tasks() == set()
+
+
 async def test_a_stalled_consumer_holds_the_walks_back(
     big_fleet: tuple[Emulator, dict[str, list[int]]],
 ) -> None:
-    """Backpressure: while the consumer holds one item, the walks stop after filling the
-    bounded queue (and their prefetch), far short of every page."""
+    """Backpressure: while the consumer holds one item, the walks stop once two pages wait
+    decoded and each walk's prefetch is spent, far short of every page."""
     emu, held = big_fleet
     total_pages = sum(-(-len(ids) // PER_PAGE) for ids in held.values())
     crawl = do_images.crawl(
@@ -385,15 +433,21 @@ async def test_a_stalled_consumer_holds_the_walks_back(
     )
     async with crawl:
         async for _ in crawl:
-            for _ in range(50):
-                await asyncio.sleep(0.01)
-            sent = len(emu.requests)
-            await asyncio.sleep(0.1)
-            assert len(emu.requests) == sent  # stalled, not still walking
+            # Wait (at most 10 s) until no request has come for 0.3 s: the walks stalled.
+            sent, quiet_since = len(emu.requests), asyncio.get_running_loop().time()
+            for _ in range(500):
+                await asyncio.sleep(0.02)
+                now = asyncio.get_running_loop().time()
+                if len(emu.requests) != sent:
+                    sent, quiet_since = len(emu.requests), now
+                elif now - quiet_since >= 0.3:
+                    break
+            else:
+                pytest.fail("the walks never stalled")
             break
-    # The page being read, 2 queued, and each of the 2 walks one page waiting to be queued
-    # and at most its prefetch window (12 pages by then) in flight.
-    assert sent <= 1 + 2 + 2 * (1 + 12) < total_pages
+    # The page being read and one more decoded, and each of the 2 walks one page waiting for
+    # its turn to be decoded and at most its prefetch window (12 pages by then) in flight.
+    assert sent <= 2 + 2 * (1 + 12) < total_pages
 
 
 async def test_iterating_outside_async_with_is_an_error(
@@ -459,3 +513,60 @@ async def test_bad_arguments_are_refused_before_any_request(
     assert "SECRET" not in str(raised.value)
     await settle()
     assert emulator.requests == []
+
+
+# --- checkpoints in a real Redis -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    pytest.importorskip("redis", reason="the redis extra is not installed: uv sync --all-extras")
+    yield from redis_url_for_tests()
+
+
+async def test_stopped_after_200_and_rerun_with_redis_checkpoints_loses_nothing(
+    big_fleet: tuple[Emulator, dict[str, list[int]]], redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from do_images.redis import RedisCheckpoints
+
+    emu, held = big_fleet
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    redis = Redis.from_url(redis_url)
+    try:
+        checkpoints = RedisCheckpoints(redis, prefix=prefix)
+        await stop_and_resume(held, checkpoints, emu.url)
+        # Keyed by account name, and no token anywhere in the keys or values.
+        keys = sorted(
+            k.decode() if isinstance(k, bytes) else k for k in await redis.keys(f"{prefix}:*")
+        )
+        assert keys == sorted(checkpoints.key(name) for name in held)
+        assert keys[0] == f"{prefix}:crawl:acct00"
+        for key in keys:
+            assert "SECRET" not in repr(await redis.hgetall(key))
+        # A fresh object on the same keys (another process, say) sees the same progress.
+        again = RedisCheckpoints(redis, prefix=prefix)
+        assert (await again.load("acct05")).complete
+        assert await again.load("never-seen") == do_images.CrawlProgress()
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_checkpoints_never_go_back(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from do_images.redis import RedisCheckpoints
+
+    redis = Redis.from_url(redis_url)
+    try:
+        checkpoints = RedisCheckpoints(redis, prefix=f"test-{uuid.uuid4().hex[:10]}")
+        await checkpoints.page_done("a", 3)
+        await checkpoints.page_done("a", 2)  # a second walker, behind the first
+        assert await checkpoints.load("a") == do_images.CrawlProgress(3)
+        await checkpoints.account_done("a")
+        assert await checkpoints.load("a") == do_images.CrawlProgress(3, complete=True)
+        with pytest.raises(ValueError, match="prefix"):
+            RedisCheckpoints(redis, prefix="")
+    finally:
+        await redis.aclose()

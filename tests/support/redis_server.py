@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
+import pytest
 import redis
 
 BINARY = "redis-server"
@@ -70,3 +73,21 @@ class RedisServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+
+def redis_url_for_tests() -> Iterator[str]:
+    """The body of a session fixture: DO_IMAGES_REDIS_URL, else a `redis-server` of its own;
+    without either the test is skipped (a failure when DO_IMAGES_REQUIRE_REDIS=1, as in CI)."""
+    url = os.environ.get("DO_IMAGES_REDIS_URL")
+    if url:
+        yield url
+        return
+    if not have_binary():
+        if os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1":
+            pytest.fail(f"DO_IMAGES_REQUIRE_REDIS=1 but {HOW_TO_ENABLE}")
+        pytest.skip(HOW_TO_ENABLE)
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
