@@ -32,7 +32,8 @@ EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_TIMEOUT = 4
 EXIT_FAILED = 5
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141
 #: Error class -> exit code; the first match (in this order) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import traceback
 from contextlib import AsyncExitStack
@@ -20,6 +21,7 @@ from ._failures import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     Failure,
     Setting,
@@ -75,8 +77,7 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"image_id must be a positive integer, not {image_id}")
     if args.handler is images_prune:
         older = None if args.older_than is None else age(args.older_than)
-        args.prune = Prune(args.keep, name_prefix=args.name_prefix, tagged=args.tag is not None,
-                           older_than=older)  # fmt: skip
+        args.prune = Prune(args.keep, name_prefix=args.name_prefix, tag=args.tag, older_than=older)
 
 
 def confirm(args: argparse.Namespace) -> None:
@@ -105,15 +106,49 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_rate_limit:
         options["rate_limits"] = ()
     elif args.rate_limit:
-        options["rate_limits"] = tuple(args.rate_limit)
+        options["rate_limits"] = tuple((w.max_requests, w.seconds) for w in args.rate_limit)
     # A command waits out any window (showing it) rather than fail a long listing half-way:
     # the SDK's default cap of 60 s suits servers, not a person who asked for every image.
-    windows = [seconds for _, seconds in args.rate_limit or ()]
+    windows = [w.seconds for w in args.rate_limit or ()]
     options["max_rate_limit_wait"] = max([HOUR_AND_MARGIN, *(w * 1.1 for w in windows)])
     return options
 
 
+class Terminated(Exception):
+    """The command was asked to stop by SIGTERM (``timeout``, ``docker stop``, Kubernetes)."""
+
+
+def _on_sigterm(stopped: list[bool]) -> None:
+    """Make SIGTERM stop the command as Ctrl-C does: the running task is cancelled, so a
+    listing ends its output with the ``!incomplete`` marker and the exit code says why."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        stopped.append(True)
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError):  # Windows: SIGTERM ends the process at once
+        pass
+
+
 async def _run(
+    args: argparse.Namespace, secret: str, setting: dict[str, Any], ctx_box: list[Context]
+) -> None:
+    stopped: list[bool] = []
+    _on_sigterm(stopped)
+    try:
+        await _command(args, secret, setting, ctx_box)
+    except asyncio.CancelledError:
+        if stopped:
+            raise Terminated from None
+        raise
+
+
+async def _command(
     args: argparse.Namespace, secret: str, setting: dict[str, Any], ctx_box: list[Context]
 ) -> None:
     progress = Progress(sys.stderr)
@@ -154,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         secret, setting["token_source"] = token(args)
         confirm(args)
         asyncio.run(_run(args, secret, setting, contexts))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         resume = contexts[0].resume if contexts else []
-        _fail("interrupted" + "".join(f"; resume with: {c}" for c in resume))
-        return EXIT_INTERRUPTED
+        said = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        _fail(said + "".join(f"; resume with: {c}" for c in resume))
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python's exit flush quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

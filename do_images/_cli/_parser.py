@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 from do_images import __version__
+from do_images._windows import RateWindow
 
 from . import _commands as cmd
 from . import _layouts as layouts
@@ -38,16 +39,12 @@ def positive(text: str) -> float:
     return value
 
 
-def window(text: str) -> tuple[int, float]:
-    """An argparse type: ``N/SECONDS``, a sliding window of at most N requests."""
-    count, sep, seconds = text.partition("/")
+def window(text: str) -> RateWindow:
+    """An argparse type: ``REQUESTS/SECONDS``, a sliding window (RateWindow's own checks)."""
     try:
-        pair = (int(count), float(seconds))
-    except ValueError:
-        pair = (0, 0.0)
-    if not sep or pair[0] < 1 or not 0 < pair[1] < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected N/SECONDS such as 250/60, not {text!r}")
-    return pair
+        return RateWindow.parse(text)
+    except ValueError as error:  # argparse shows only an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -136,8 +133,8 @@ def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--rate-limit",
         type=window,
         action="append",
-        metavar="N/SECONDS",
-        help="client-side window: at most N requests per SECONDS (repeatable; "
+        metavar="REQUESTS/SECONDS",
+        help="client-side window: at most REQUESTS per SECONDS (repeatable; "
         "default 250/60 and 5000/3600, DigitalOcean's limits)",
     )
     add(net, "--no-rate-limit", action="store_true", default=False,

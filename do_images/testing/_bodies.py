@@ -10,13 +10,16 @@ from ._errors import bad_request, unprocessable
 from ._vocab import DISTRIBUTIONS, REGION_SLUGS
 
 _MISSING = object()
+#: What decoding a client's body can raise: malformed JSON, invalid UTF-8 inside a string,
+#: nesting deeper than the decoder recurses.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; DO's 400 for anything else (empty, invalid, not an object)."""
     try:
         body = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except JSON_ERRORS:
         raise bad_request() from None
     if not isinstance(body, dict):
         raise bad_request()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 import msgspec
 from aiohttp import web
 from yarl import URL
+
+from do_images._windows import DIGITALOCEAN_LIMITS, RateWindow
 
 from ._app import build_app
 from ._context import Context
@@ -18,7 +21,9 @@ from ._records import RecordedRequest
 from ._seed import private_catalogue, public_catalogue
 from ._state import DEFAULT_ACCOUNT, Store
 
-DEFAULT_RATE_LIMITS: tuple[tuple[int, float], ...] = ((250, 60.0), (5000, 3600.0))
+STANDALONE_REQUEST_LOG = 10_000
+"""How many requests the standalone emulator (``python -m do_images.testing``,
+``do-images emulator``) keeps in its log: the newest; older ones are dropped (~300 B each)."""
 
 
 class Emulator:
@@ -32,6 +37,7 @@ class Emulator:
     ``error_message``; ``fail_next_action()`` makes the next action end ``errored``.
     Accounts have a deterministic team uuid and email: ``account_uuid(name)``,
     ``account_email(name)`` (``"{name}@example.com"``); ``owner(image_id)`` names the holder.
+    ``request_log_size=N`` keeps only the newest N entries of ``requests`` (default: all).
     """
 
     def __init__(
@@ -40,13 +46,16 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: bool = True,
-        rate_limits: Sequence[tuple[int, float]] = DEFAULT_RATE_LIMITS,
+        rate_limits: Iterable[RateWindow | tuple[int, float]] = DIGITALOCEAN_LIMITS,
         tokens: Mapping[str, str] | None = None,
         latency: float = 0.0,
         steps: int = 1,
         random_seed: int | None = 0,
         seed_account: str | None = None,
+        request_log_size: int | None = None,
     ) -> None:
+        if request_log_size is not None and request_log_size < 1:
+            raise ValueError(f"request_log_size must be 1 or more, not {request_log_size}")
         if latency < 0:
             raise ValueError("latency must be >= 0")
         if steps < 0:
@@ -63,6 +72,7 @@ class Emulator:
             faults=FaultPlan(random_seed),
             tokens=dict(tokens) if tokens is not None else None,
             latency=latency,
+            requests=deque(maxlen=request_log_size),
         )
         self._runner: web.AppRunner | None = None
         self._url: URL | None = None
@@ -122,8 +132,9 @@ class Emulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received, in arrival order."""
-        return self._ctx.requests
+        """Every request received, in arrival order (a copy): with ``request_log_size=N``, only
+        the newest N."""
+        return list(self._ctx.requests)
 
     def clear_requests(self) -> None:
         """Forget the request log."""

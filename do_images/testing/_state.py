@@ -247,7 +247,7 @@ class Store:
 
     def get_image(self, account: str, ref: str) -> dict[str, Any]:
         """An image by id (any visible) or slug (public only); each GET advances an import."""
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "²".isdigit() holds, but it is no number
             img = self._visible(account, int(ref))
         elif ref in self._slugs:
             img = self.images[self._slugs[ref]]

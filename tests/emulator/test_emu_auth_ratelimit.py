@@ -130,7 +130,7 @@ async def test_disabled_limits_still_send_headers(session: aiohttp.ClientSession
 
 
 def test_bad_constructor_arguments() -> None:
-    with pytest.raises(ValueError, match="rate limit"):
+    with pytest.raises(ValueError, match="rate window"):
         Emulator(rate_limits=((0, 1.0),))
     with pytest.raises(ValueError, match="steps"):
         Emulator(steps=-1)
