@@ -82,7 +82,7 @@ async def _run(args: argparse.Namespace) -> None:
         request_log_size=args.request_log,
     )
     if args.images > 0:
-        emulator.add_images(args.images) if args.images <= 1000 else _bulk(emulator, args.images)
+        emulator.add_images(args.images)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,11 +101,6 @@ async def _run(args: argparse.Namespace) -> None:
             )
         sys.stdout.flush()
         await stop.wait()
-
-
-def _bulk(emulator: Emulator, count: int) -> None:
-    # Skip building the returned copies: 100,000 images load in well under a second this way.
-    emulator._store.add_many(count, "distribution", None, {})
 
 
 def serve(argv: list[str] | None = None, prog: str = "python -m do_images.testing") -> int:

@@ -23,7 +23,8 @@ class Context:
     faults: FaultPlan
     tokens: Mapping[str, str] | None = None
     latency: float = 0.0
-    requests: deque[RecordedRequest] = field(default_factory=deque)  # maxlen: the log's bound
+    # The request log; its maxlen (if any) is the bound: older entries are dropped.
+    requests: deque[RecordedRequest] = field(default_factory=deque[RecordedRequest])
 
     def account_for(self, authorization: str | None) -> str | None:
         """The account a ``Bearer`` Authorization header names, or None (→ 401)."""

@@ -77,7 +77,8 @@ def public_catalogue() -> list[tuple[str, dict[str, Any]]]:
 
 
 def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
-    """``(kind, fields)`` of the default account's images: snapshots, a backup, a custom one."""
+    """``(kind, fields)`` of the default account's images: snapshots (three of web-01), a
+    backup, a custom one."""
     return [
         ("snapshot", {"name": "web-01 2024-11-02", "regions": ["nyc3"], "tags": ["prod"],
                       "created_at": "2024-11-02T08:15:00Z", "size_gigabytes": 2.41}),
@@ -91,20 +92,15 @@ def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
         ("custom", {"name": "arch-minimal", "distribution": "Arch Linux", "regions": ["sfo3"],
                     "created_at": "2025-01-15T17:33:41Z", "description": "Arch Linux, cloud-init",
                     "min_disk_size": 10, "size_gigabytes": 0.84}),
+        # Later snapshots of web-01: `images prune --keep 1 --name-prefix web-01` has work to do.
+        ("snapshot", {"name": "web-01 2024-12-02", "regions": ["nyc3"], "tags": ["prod"],
+                      "created_at": "2024-12-02T08:15:00Z", "size_gigabytes": 2.44}),
+        ("snapshot", {"name": "web-01 2025-01-02", "regions": ["nyc3"], "tags": ["prod"],
+                      "created_at": "2025-01-02T08:15:00Z", "size_gigabytes": 2.47}),
     ]  # fmt: skip
 
 
-def _created_at(image_id: int) -> str:
-    # Deterministic, increasing with the id: one minute apart, from 2023-01-01 on.
-    minutes = image_id % 1_000_000
-    days, rem = divmod(minutes, 1440)
-    year = 2023 + days // 336
-    month = 1 + (days % 336) // 28
-    day = 1 + days % 28
-    return f"{year:04d}-{month:02d}-{day:02d}T{rem // 60:02d}:{rem % 60:02d}:00Z"
-
-
-def default_fields(kind: str, image_id: int) -> dict[str, Any]:
+def default_fields(kind: str, image_id: int, created_at: str) -> dict[str, Any]:
     """A complete image object for ``kind``, in DigitalOcean's key order."""
     public = kind in PUBLIC_KINDS
     if kind == "distribution":
@@ -120,7 +116,7 @@ def default_fields(kind: str, image_id: int) -> dict[str, Any]:
         "slug": slug,
         "public": public,
         "regions": list(PUBLIC_REGIONS) if regions is None else regions,
-        "created_at": _created_at(image_id),
+        "created_at": created_at,
         "type": TYPE_ATTRIBUTE[kind],
         "min_disk_size": 15 if public else 25,
         "size_gigabytes": 1.36 if public else 2.34,

@@ -126,7 +126,7 @@ async def test_wait_timeout_exits_4() -> None:
         new = emu.add_image(kind="custom", status="NEW")
         result = await arun(
             "--base-url", str(emu.url), "--token", TOKEN,
-            "images", "wait", str(new["id"]), "--wait-timeout", "0.5", "--poll-interval", "0.1",
+            "images", "wait", str(new.id), "--wait-timeout", "0.5", "--poll-interval", "0.1",
         )  # fmt: skip
     assert result.code == 4
     assert "NEW" in one_error_line(result)

@@ -31,7 +31,7 @@ async def test_tables_fit_the_terminal(emu: Emulator) -> None:
         screen = await on_terminal(*base, "--private", columns=columns)
         assert screen.code == 0, screen.shown
         lines = [line for line in screen.shown.split("\n") if line.startswith(("ID", "16"))]
-        assert len(lines) == 7
+        assert len(lines) == 9
         assert max(cells(line) for line in lines) <= columns
         assert any(cells(line) > columns - 10 for line in lines)  # the room is used
         assert "…" in "".join(lines)  # the long name is cut, visibly
