@@ -1,6 +1,7 @@
 """do_images: the async Python SDK for DigitalOcean's Images API (public names only)."""
 
 from ._client import Client
+from ._crawl import Checkpoints, Crawl, Crawled, CrawlProgress, MemoryCheckpoints, crawl
 from ._errors import (
     ActionFailedError,
     ActionTimeoutError,
@@ -30,12 +31,17 @@ __all__ = [
     "ActionFailedError",
     "ActionTimeoutError",
     "AuthenticationError",
+    "Checkpoints",
     "Client",
     "ClientClosedError",
+    "Crawl",
+    "CrawlProgress",
+    "Crawled",
     "DeadlineExceededError",
     "DigitalOceanError",
     "Image",
     "ImageFailedError",
+    "MemoryCheckpoints",
     "NotFoundError",
     "Page",
     "Paginator",
@@ -48,4 +54,5 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "__version__",
+    "crawl",
 ]
