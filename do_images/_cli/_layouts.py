@@ -27,6 +27,15 @@ class Deletion:
 
 
 @attrs.frozen
+class AuthContext:
+    """One auth context of doctl's config file (never its token)."""
+
+    name: str
+    current: bool
+    has_token: bool
+
+
+@attrs.frozen
 class TransferOutcome:
     """What happened to an account transfer (``transfer_id`` 0: accepted at once)."""
 
@@ -177,5 +186,12 @@ TRANSFER = _layout(
         Column("IMAGE_ID", _attr("image_id"), cuttable=False),
         Column("TRANSFER_ID", _attr("transfer_id"), cuttable=False),
         Column("RESULT", _attr("result")),
+    ]
+)
+AUTH = _layout(
+    [
+        Column("NAME", _attr("name"), cuttable=False),
+        Column("CURRENT", _attr("current")),
+        Column("TOKEN", lambda c: "set" if c.has_token else "none"),
     ]
 )

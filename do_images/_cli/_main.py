@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -15,6 +17,7 @@ from yarl import URL
 
 from do_images import Client
 
+from . import _config as config
 from . import _logs
 from ._commands import Context, images_delete, images_prune
 from ._failures import (
@@ -27,28 +30,29 @@ from ._failures import (
     Setting,
     describe,
 )
+from ._local import Run, completion, config_path
 from ._output import Output
 from ._parser import build_parser
 from ._progress import Progress
 from ._prune import Prune, age
 from ._text import safe
 
-TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
 EMULATOR_TOKEN = "emulator-token"
 YES = ("y", "yes")
 HOUR_AND_MARGIN = 4000.0  # DigitalOcean's longest window is an hour
 
 
 def token(args: argparse.Namespace) -> tuple[str, str]:
-    """The token to use and where it came from (named in a 401's message; never the token)."""
-    if args.token is not None:
-        return args.token, "--token"
-    if args.emulator:
+    """The token to use and where it came from (named in a 401's message; never the token).
+
+    ``--emulator`` takes its own token unless one is given (no config file is read)."""
+    if args.emulator and args.token is None and args.context is None:
         return EMULATOR_TOKEN, "--emulator (its built-in token)"
-    for name in TOKEN_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name], f"${name}"
-    raise ValueError("no API token: pass --token, set DIGITALOCEAN_TOKEN, or try --emulator")
+    choice = config.choose(args.token, args.context, os.environ, config_path(args))
+    if choice is None:
+        raise ValueError("no API token: pass -t/--access-token, set DIGITALOCEAN_TOKEN, name a "
+                         "doctl context with --context, or try --emulator")  # fmt: skip
+    return choice.token, choice.source
 
 
 def base_url(text: str) -> URL:
@@ -182,10 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         return serve(extra, prog="do-images emulator")
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "completion":
+        return _local(lambda: sys.stdout.write(completion(parser, args.shell)))
     setting: dict[str, Any] = {"timeout": args.timeout}
     contexts: list[Context] = []
     try:
         _check(args)
+        if not inspect.iscoroutinefunction(args.handler):  # sends no request, needs no token
+            progress = Progress(sys.stderr)
+            out = Output(args.output, sys.stdout, progress, args.columns, header=not args.no_header)
+            args.handler(Run(args, out))
+            return EXIT_OK
         secret, setting["token_source"] = token(args)
         confirm(args)
         asyncio.run(_run(args, secret, setting, contexts))
@@ -205,6 +216,18 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write("".join(safe(part) + "\n" for part in line.splitlines()))
         _fail(message)
         return code
+    return EXIT_OK
+
+
+def _local(command: Callable[[], object]) -> int:
+    try:
+        command()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except ValueError as error:
+        _fail(safe(str(error)))
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -158,6 +158,15 @@ class Output:
         else:
             self._rows([value])
 
+    def all(self, rows: Sequence[object]) -> None:
+        """A complete list of results at once (a table sized from every row)."""
+        if self.fmt == "json":
+            self._write(json.dumps([plain(row) for row in rows], indent=2) + "\n")
+        elif rows:
+            self._rows(rows)
+        elif self._header and self.fmt in ("table", "text"):
+            self._rows_header_only()
+
     async def stream(self, batches: AsyncGenerator[Batch, None], noun: str) -> int:
         """Every result of `batches` as it arrives (progress: ``noun: count/total``); the count.
 

@@ -75,7 +75,7 @@ async def test_base_url_with_v2_works(emu: Emulator) -> None:
 @pytest.mark.parametrize(
     ("how", "source"),
     [
-        ("--token", "--token"),
+        ("--token", "--access-token"),
         ("DIGITALOCEAN_TOKEN", "$DIGITALOCEAN_TOKEN"),
         ("DIGITALOCEAN_ACCESS_TOKEN", "$DIGITALOCEAN_ACCESS_TOKEN"),
     ],

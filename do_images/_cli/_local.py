@@ -1,0 +1,46 @@
+"""Commands that send no request: ``auth list`` (doctl's contexts) and ``completion SHELL``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import attrs
+
+from . import _config as config
+from ._layouts import AuthContext
+from ._output import Output
+
+
+@attrs.frozen
+class Run:
+    """What a local command gets: the parsed arguments and the output."""
+
+    args: argparse.Namespace
+    out: Output
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """``--config``, else doctl's own place for its config."""
+    explicit: str | None = args.config
+    return Path(explicit).expanduser() if explicit else config.default_path(os.environ)
+
+
+def auth_list(run: Run) -> None:
+    """``auth list``: every context of doctl's config (``default`` always), the current one
+    marked, which of them hold a token; never a token."""
+    found = config.read(config_path(run.args))
+    current = config.current_context(run.args.context, os.environ, found)
+    names = sorted({*found.names(), current})
+    run.out.all([AuthContext(n, n == current, found.token(n) is not None) for n in names])
+
+
+def completion(parser: argparse.ArgumentParser, shell: str) -> str:
+    """The completion script of `parser` for `shell` (bash, zsh or fish)."""
+    try:
+        import shtab
+    except ImportError:  # pragma: no cover - the `cli` extra is part of every test run
+        raise ValueError("completion scripts need shtab: pip install 'do-images[cli]'") from None
+    script: str = shtab.complete(parser, shell=shell)  # pyright: ignore[reportUnknownMemberType]
+    return script
