@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 from yarl import URL
 
 from do_images import Client
@@ -36,6 +37,7 @@ from ._parser import build_parser
 from ._progress import Progress
 from ._prune import Prune, age
 from ._text import safe
+from ._trace import Tracer
 
 EMULATOR_TOKEN = "emulator-token"
 YES = ("y", "yes")
@@ -156,7 +158,8 @@ async def _command(
     args: argparse.Namespace, secret: str, setting: dict[str, Any], ctx_box: list[Context]
 ) -> None:
     progress = Progress(sys.stderr)
-    _logs.install(sys.stderr, progress, verbose=args.verbose)
+    tracer = Tracer(sys.stderr, progress, trace=args.trace)
+    _logs.install(sys.stderr, progress, tracer, verbose=args.verbose)
     out = Output(args.output, sys.stdout, progress, args.columns, header=not args.no_header)
     options = _client_options(args)
     async with AsyncExitStack() as stack:
@@ -165,11 +168,17 @@ async def _command(
 
             emulator = await stack.enter_async_context(Emulator())
             options["base_url"] = emulator.url
-        else:  # the emulator is in this process: a proxy from the environment is never wanted
-            options["trust_env"] = True
-            if args.base_url is not None:
-                options["base_url"] = base_url(args.base_url)
-        client = await stack.enter_async_context(Client(secret, **options))
+        elif args.base_url is not None:
+            options["base_url"] = base_url(args.base_url)
+        # The command's own session, so that --trace and retry announcements see every attempt.
+        # The emulator is in this process: a proxy from the environment is never wanted for it.
+        session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=not args.emulator,
+            trace_configs=[tracer.config()],
+        )
+        await stack.enter_async_context(session)
+        client = await stack.enter_async_context(Client(secret, session=session, **options))
         setting["base_url"] = client.base_url
         ctx = Context(client, args, out, progress)
         ctx_box.append(ctx)
