@@ -139,8 +139,15 @@ async def delete_all(
 
     tasks = [asyncio.create_task(delete(item)) for item in doomed]
     try:
-        for task in tasks:
-            yield [await task], len(tasks)
+        done = 0
+        while done < len(tasks):
+            first = await tasks[done]
+            batch = [first]  # with the outcomes already known after it: tables size from more
+            done += 1
+            while done < len(tasks) and tasks[done].done():
+                batch.append(tasks[done].result())
+                done += 1
+            yield batch, len(tasks)
     finally:
         for task in tasks:
             task.cancel()

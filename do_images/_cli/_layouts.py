@@ -17,11 +17,17 @@ MAX_LISTED = 3  # more regions or tags than this show as a count in tables
 
 @attrs.frozen
 class Deletion:
-    """The outcome of deleting one image."""
+    """The outcome of deleting one image (``images delete`` knows only its id)."""
 
     id: int
     result: str  # "deleted", "would delete" or "failed"
     error: str | None = None
+
+
+@attrs.frozen
+class Pruned(Deletion):
+    """The outcome of pruning one image: its name and date too, from the listing."""
+
     name: str | None = None
     created_at: datetime | None = None
 

@@ -80,7 +80,7 @@ def _check(args: argparse.Namespace) -> None:
     args.columns = args.layout.pick(args.format)
     for image_id in getattr(args, "image_ids", ()):
         if image_id < 1:  # refused before the confirmation question, not after it
-            raise ValueError(f"image_id must be a positive integer, not {image_id}")
+            raise ValueError(f"IMAGE_ID must be a positive integer, not {image_id}")
     if args.handler is images_prune:
         older = None if args.older_than is None else age(args.older_than)
         args.prune = Prune(args.keep, name_prefix=args.name_prefix, tag=args.tag, older_than=older)

@@ -101,7 +101,8 @@ class Output:
     # -- the four formats -----------------------------------------------------------------
 
     def _fit(self, cells: list[list[str]]) -> list[int]:
-        """Widths from the first rows (and the header): later rows are cut to them."""
+        """Widths from the first rows (and the header): later rows are cut to them, but for
+        the last column's."""
         natural, floors = [], []
         for i, column in enumerate(self._columns):
             w = max([width(column.name) if self._header else 1, *(width(r[i]) for r in cells)])
@@ -117,9 +118,14 @@ class Output:
             self._widths = self._fit(cells)
             if self._header:
                 cells.insert(0, [c.name for c in self._columns])
+        *widths, last = self._widths
+        bound = MAX_CELL if self._columns[-1].cuttable else None
         lines = []
-        for line in cells:
-            padded = (pad(cut(cell, w), w) for cell, w in zip(line, self._widths, strict=True))
+        for *line, end in cells:
+            padded = [pad(cut(cell, w), w) for cell, w in zip(line, widths, strict=True)]
+            # Nothing follows the last column: a later, longer cell (an error's reason) runs
+            # on rather than being cut to the first rows' width.
+            padded.append(end if bound is None else cut(end, max(last, bound)))
             text = GAP.join(padded).rstrip()
             lines.append(text if self._limit is None else cut(text, self._limit))
         return "".join(line + "\n" for line in lines)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from do_images import Image
 
-from ._layouts import Deletion
+from ._layouts import Pruned
 from ._output import Batch
 
 #: The API deletes snapshots and custom images; backups belong to their Droplet's schedule.
@@ -95,7 +95,7 @@ class Prune:
             async for items, _ in pages:
                 gone = [old for image in items if isinstance(image, Image) and self.matches(image)
                         if (old := self._push(image)) is not None]  # fmt: skip
-                yield [Deletion(i.id or 0, "would delete", None, i.name, i.created_at)
+                yield [Pruned(i.id or 0, "would delete", None, i.name, i.created_at)
                        for i in gone], None  # fmt: skip
 
 

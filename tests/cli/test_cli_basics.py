@@ -45,7 +45,7 @@ async def test_usage_errors_in_a_real_process() -> None:
         arun("images", "list", "--type", "snapshot"),
     )
     assert sdk.code == 2
-    assert "per_page" in one_error_line(sdk)
+    assert "--per-page must be" in one_error_line(sdk)
     assert parse.code == 2
     assert parse.err.startswith("usage: do-images images list")
     assert "Traceback" not in parse.err
@@ -120,8 +120,11 @@ USAGE_ERRORS: list[tuple[str, ...]] = [
 ]
 # Refused before anything is sent: (arguments, what the one error line names).
 EARLY_ERRORS: list[tuple[tuple[str, ...], str]] = [
-    (("--emulator", "images", "list", "--per-page", "0"), "per_page"),
-    (("--emulator", "images", "delete", "-3"), "image_id"),
+    (("--emulator", "images", "list", "--per-page", "0"), "--per-page must be"),
+    (("--emulator", "images", "delete", "-3"), "IMAGE_ID must be"),
+    (("--emulator", "images", "get", "0"), "ID_OR_SLUG must be"),
+    (("--emulator", "actions", "list", "0"), "IMAGE_ID must be"),
+    (("--emulator", "images", "update", "7", "--name", ""), "--name must not be empty"),
     (("--emulator", "images", "update", "7"), "at least one"),
     (
         ("--emulator", "images", "create", "--name", "x", "--url", "ftp://h/x", "--region", "x"),

@@ -111,3 +111,16 @@ async def test_prune_by_tag_and_age(emu: Emulator, cli: Cli) -> None:
     assert emu.image(fresh)
     assert emu.image(untagged)
     assert any(r.query.get("tag_name") == "ci" for r in emu.requests)  # filtered by the API
+
+
+async def test_deleted_images_carry_what_the_command_knew(emu: Emulator, cli: Cli) -> None:
+    # `images delete` knows ids only: no "name": null, "created_at": null.
+    ids = _snapshots(emu, 2)
+    result = await cli("-o", "jsonl", "images", "delete", "--force", *map(str, ids))
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in result.out.splitlines()]
+    assert rows == [{"id": i, "result": "deleted", "error": None} for i in ids]
+    pruned = await cli("-o", "jsonl", "images", "prune", "--keep", "1", "--name-prefix", "web-01")
+    names = [json.loads(line)["name"] for line in pruned.out.splitlines()]
+    assert names == ["web-01 2024-11-02", "web-01 2024-12-02"]  # the README's demo prunes two
+    assert all(json.loads(line)["created_at"] for line in pruned.out.splitlines())
