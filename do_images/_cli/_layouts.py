@@ -42,6 +42,14 @@ class AuthContext:
 
 
 @attrs.frozen
+class InContext:
+    """A result of one of several accounts: the context it came from, and the result."""
+
+    context: str
+    item: object
+
+
+@attrs.frozen
 class TransferOutcome:
     """What happened to an account transfer (``transfer_id`` 0: accepted at once)."""
 
@@ -201,3 +209,15 @@ AUTH = _layout(
         Column("TOKEN", lambda c: "set" if c.has_token else "none"),
     ]
 )
+
+
+def in_context(layout: Layout) -> Layout:
+    """`layout` for results of several accounts: a CONTEXT column first, then the result's."""
+    columns = [Column("CONTEXT", _attr("context"))]
+    for column in layout.columns:
+        columns.append(attrs.evolve(column, value=_inner(column.value)))
+    return Layout(tuple(columns), ("CONTEXT", *layout.default))
+
+
+def _inner(value: Callable[[Any], object]) -> Callable[[Any], object]:
+    return lambda row: value(row.item)

@@ -31,7 +31,8 @@ def auth_list(run: Run) -> None:
     """``auth list``: every context of doctl's config (``default`` always), the current one
     marked, which of them hold a token; never a token."""
     found = config.read(config_path(run.args))
-    current = config.current_context(run.args.context, os.environ, found)
+    named: list[str] | None = run.args.context
+    current = config.current_context(named[-1] if named else None, os.environ, found)
     names = sorted({*found.names(), current})
     run.out.all([AuthContext(n, n == current, found.token(n) is not None) for n in names])
 

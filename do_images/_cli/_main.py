@@ -19,8 +19,9 @@ from yarl import URL
 from do_images import Client
 
 from . import _config as config
+from . import _layouts as layouts
 from . import _logs
-from ._commands import Context, images_delete, images_prune
+from ._commands import Context, images_delete, images_list, images_prune
 from ._failures import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -48,13 +49,35 @@ def token(args: argparse.Namespace) -> tuple[str, str]:
     """The token to use and where it came from (named in a 401's message; never the token).
 
     ``--emulator`` takes its own token unless one is given (no config file is read)."""
-    if args.emulator and args.token is None and args.context is None:
+    context = args.context[-1] if args.context else None
+    if args.emulator and args.token is None and context is None:
         return EMULATOR_TOKEN, "--emulator (its built-in token)"
-    choice = config.choose(args.token, args.context, os.environ, config_path(args))
+    choice = config.choose(args.token, context, os.environ, config_path(args))
     if choice is None:
         raise ValueError("no API token: pass -t/--access-token, set DIGITALOCEAN_TOKEN, name a "
                          "doctl context with --context, or try --emulator")  # fmt: skip
     return choice.token, choice.source
+
+
+def accounts(args: argparse.Namespace) -> dict[str, str]:
+    """The accounts a command walks at once (name -> token): ``--all-contexts`` or several
+    ``--context``; empty for a command on one account."""
+    every: bool = getattr(args, "all_contexts", False)
+    named: list[str] = args.context or []
+    if not every and len(named) < 2:
+        return {}
+    if args.handler not in (images_list, images_prune):
+        raise ValueError("several --context: only images list and images prune walk many accounts")
+    if args.token is not None or args.emulator:
+        raise ValueError("--all-contexts and several --context take their tokens from doctl's "
+                         "config: leave out -t/--access-token and --emulator")  # fmt: skip
+    if every and named:
+        raise ValueError("--all-contexts and --context exclude each other")
+    found = config.read(config_path(args))
+    names = [n for n in found.names() if found.token(n)] if every else list(dict.fromkeys(named))
+    if not names:
+        raise ValueError(f"--all-contexts: no context with a token in {found.path}")
+    return {name: found.require(name, "--context") for name in names}
 
 
 def base_url(text: str) -> URL:
@@ -77,6 +100,9 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--emulator and --base-url exclude each other")
     if args.no_header and args.output in ("json", "jsonl"):
         raise ValueError(f"--no-header applies to table and text output, not {args.output}")
+    args.accounts = accounts(args)
+    if args.accounts:
+        args.layout = layouts.in_context(args.layout)
     args.columns = args.layout.pick(args.format)
     for image_id in getattr(args, "image_ids", ()):
         if image_id < 1:  # refused before the confirmation question, not after it
@@ -180,7 +206,8 @@ async def _command(
         await stack.enter_async_context(session)
         client = await stack.enter_async_context(Client(secret, session=session, **options))
         setting["base_url"] = client.base_url
-        ctx = Context(client, args, out, progress)
+        ctx = Context(client, args, out, progress, accounts=args.accounts, session=session,
+                      options=options)  # fmt: skip
         ctx_box.append(ctx)
         await args.handler(ctx)
 
@@ -206,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             out = Output(args.output, sys.stdout, progress, args.columns, header=not args.no_header)
             args.handler(Run(args, out))
             return EXIT_OK
-        secret, setting["token_source"] = token(args)
+        if args.accounts:
+            secret, setting["token_source"] = next(iter(args.accounts.values())), "--context"
+        else:
+            secret, setting["token_source"] = token(args)
         confirm(args)
         asyncio.run(_run(args, secret, setting, contexts))
     except (KeyboardInterrupt, Terminated) as stop:

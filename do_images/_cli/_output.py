@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from ._layouts import Column, full
+from ._layouts import Column, InContext, full
 from ._progress import Progress
 from ._text import cut, pad, safe, width
 
@@ -30,7 +30,10 @@ Batch = tuple[Sequence[object], "int | None"]  # results, and the total expected
 
 
 def plain(value: object) -> Any:
-    """JSON-ready data of a result (datetimes as ISO 8601), the shape the SDK decodes from."""
+    """JSON-ready data of a result (datetimes as ISO 8601), the shape the SDK decodes from;
+    a result of one of several accounts has its ``context`` first."""
+    if isinstance(value, InContext):
+        return {"context": value.context, **plain(value.item)}
     if attrs.has(type(value)):
         return attrs.asdict(value, value_serializer=_serialize)  # type: ignore[arg-type]
     return value

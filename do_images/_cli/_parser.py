@@ -147,8 +147,9 @@ def _global(parser: Parser, *, layout: layouts.Layout | None = None) -> None:
         metavar="TOKEN",
         help="API token (default: see the token's precedence below)",
     )
-    add(net, "--context", metavar="NAME",
-        help="use this auth context's token from doctl's config file (see: auth list)")  # fmt: skip
+    add(net, "--context", metavar="NAME", action="append",
+        help="use this auth context's token from doctl's config file (see: auth list); "
+        "images list and prune take several")  # fmt: skip
     add(net, "-c", "--config", metavar="PATH",
         help="doctl's config file, read only (default: $XDG_CONFIG_HOME/doctl/config.yaml, "
         "~/.config/doctl/config.yaml; macOS: ~/Library/Application Support/doctl/...)")  # fmt: skip
@@ -247,10 +248,17 @@ def _ids(parser: argparse.ArgumentParser, *names: str) -> None:
         parser.add_argument(name.lower(), type=int, metavar=name)
 
 
+def _all_contexts(parser: Parser) -> None:
+    parser.add_argument("--all-contexts", action="store_true",
+                        help="every context of doctl's config that has a token, at once (as "
+                        "several --context do); adds a CONTEXT column")  # fmt: skip
+
+
 def _images(sub: Group) -> None:
     group = _group(sub, "images", "list, get, import, update, delete, prune images",
                    "Distributions, applications, snapshots, backups, custom images.")  # fmt: skip
     p = _leaf(group, "list", cmd.images_list, "list images", layouts.IMAGE)
+    _all_contexts(p)
     p.add_argument("--type", choices=("distribution", "application"), help="public images only")
     p.add_argument("--private", action="store_true", help="only your own images")
     p.add_argument("--tag", metavar="NAME", help="only images with this tag")
@@ -279,6 +287,7 @@ def _images(sub: Group) -> None:
     p = _leaf(group, "prune", cmd.images_prune,
               "keep the N newest of your matching snapshots and custom images, delete the "
               "rest (a dry run without --force)", layouts.PRUNE)  # fmt: skip
+    _all_contexts(p)
     p.add_argument("--keep", type=int, required=True, metavar="N",
                    help="how many of the newest matching images to keep")  # fmt: skip
     p.add_argument("--name-prefix", metavar="P", help="only images whose name starts with P")

@@ -89,14 +89,18 @@ class Prune:
             return image
         return heapq.heappushpop(self._newest, entry)[2]
 
+    def offer(self, image: Image) -> Pruned | None:
+        """Offer one listed image: the one that will not be kept (``would delete``), if any."""
+        gone = self._push(image) if self.matches(image) else None
+        return None if gone is None else Pruned(gone.id or 0, "would delete", None, gone.name,
+                                                gone.created_at)  # fmt: skip
+
     async def walk(self, pages: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, None]:
         """For each page of images, the images that will not be kept (as ``would delete``)."""
         async with aclosing(pages):
             async for items, _ in pages:
-                gone = [old for image in items if isinstance(image, Image) and self.matches(image)
-                        if (old := self._push(image)) is not None]  # fmt: skip
-                yield [Pruned(i.id or 0, "would delete", None, i.name, i.created_at)
-                       for i in gone], None  # fmt: skip
+                offered = (self.offer(i) for i in items if isinstance(i, Image))
+                yield [gone for gone in offered if gone is not None], None
 
 
 def _now() -> datetime:

@@ -76,7 +76,8 @@ async def test_server_error_is_retried(emu: Emulator, cli: Cli) -> None:
     emu.inject(Fault(kind="status", status=503, times=None))
     result = await cli("--max-retries", "1", "images", "get", "ubuntu-24-04-x64")
     assert result.code == 3
-    assert "503" in one_error_line(result)
+    assert "503" in one_error_line(result, notes=1)  # after the retry's announcement
+    assert result.err.startswith("do-images: GET /v2/images/ubuntu-24-04-x64: 503; retry 1/1 in ")
     assert len(emu.requests) == 2
 
 
