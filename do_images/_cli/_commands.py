@@ -36,11 +36,11 @@ class Context:
     args: argparse.Namespace
     out: Output
     progress: Progress
-    resume: list[str] = attrs.field(factory=list)
-    accounts: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    resume: list[str] = attrs.field(factory=list[str])
+    accounts: Mapping[str, str] = attrs.field(factory=dict[str, str], repr=False)
     """Several accounts' tokens (``--all-contexts``, several ``--context``), else empty."""
     session: aiohttp.ClientSession | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    options: Mapping[str, Any] = attrs.field(factory=dict[str, Any])
     """The client options every account's client gets."""
 
 

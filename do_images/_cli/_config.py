@@ -95,9 +95,10 @@ def read(path: Path) -> DoctlConfig:
     if not isinstance(contexts, dict):
         raise ValueError(f"--config: auth-contexts in {path} must be a mapping")
     tokens: dict[str, str] = {}
-    for name, token in contexts.items():  # pyright: ignore[reportUnknownVariableType]
+    entries: dict[object, object] = contexts  # pyright: ignore[reportUnknownVariableType]
+    for name, token in entries.items():
         text = _text(token, f"--config: auth-contexts.{name} in {path}")
-        tokens[str(name)] = text or ""  # pyright: ignore[reportUnknownArgumentType]
+        tokens[str(name)] = text or ""
     return DoctlConfig(
         path,
         current=_text(config.get("context"), f"--config: context in {path}"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -65,7 +65,8 @@ def short(value: object, noun: str = "items") -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value)) if len(value) <= MAX_LISTED else f"{len(value)} {noun}"
+        items = cast("Sequence[object]", value)
+        return ",".join(map(str, items)) if len(items) <= MAX_LISTED else f"{len(items)} {noun}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -78,7 +79,7 @@ def full(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
+        return ",".join(map(str, cast("Sequence[object]", value)))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -117,7 +118,7 @@ class Layout:
         """The columns `names` (``"ID,Name"``, any case) selects; the default ones for None."""
         wanted = self.default if names is None else [n for n in names.split(",") if n.strip()]
         by_key = {column.key(): column for column in self.columns}
-        picked = []
+        picked: list[Column] = []
         for name in wanted:
             column = by_key.get(_key(name.strip()))
             if column is None:

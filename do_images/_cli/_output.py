@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import attrs
 
@@ -42,7 +42,7 @@ def plain(value: object) -> Any:
 def _serialize(_: object, __: object, value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
-    return list(value) if isinstance(value, tuple) else value
+    return list(cast("tuple[object, ...]", value)) if isinstance(value, tuple) else value
 
 
 def terminal_columns(stream: TextIO) -> int | None:
@@ -106,7 +106,8 @@ class Output:
     def _fit(self, cells: list[list[str]]) -> list[int]:
         """Widths from the first rows (and the header): later rows are cut to them, but for
         the last column's."""
-        natural, floors = [], []
+        natural: list[int] = []
+        floors: list[int] = []
         for i, column in enumerate(self._columns):
             w = max([width(column.name) if self._header else 1, *(width(r[i]) for r in cells)])
             if column.cuttable:
@@ -123,7 +124,7 @@ class Output:
                 cells.insert(0, [c.name for c in self._columns])
         *widths, last = self._widths
         bound = MAX_CELL if self._columns[-1].cuttable else None
-        lines = []
+        lines: list[str] = []
         for *line, end in cells:
             padded = [pad(cut(cell, w), w) for cell, w in zip(line, widths, strict=True)]
             # Nothing follows the last column: a later, longer cell (an error's reason) runs

@@ -19,7 +19,7 @@ from ._output import FORMATS
 
 Handler = Callable[[cmd.Context], Awaitable[None]]
 Local = Callable[[local.Run], None]  # a command that sends no request
-Group: TypeAlias = "argparse._SubParsersAction[Parser]"  # not subscriptable at runtime
+Group: TypeAlias = "argparse._SubParsersAction[Parser]"  # pyright: ignore[reportPrivateUsage]
 EPILOG = """\
 the token: -t/--access-token, else --context NAME (a context of doctl's config file), else
 $DIGITALOCEAN_TOKEN or $DIGITALOCEAN_ACCESS_TOKEN, else $DIGITALOCEAN_CONTEXT, else the config's
