@@ -77,7 +77,7 @@ def public_catalogue() -> list[tuple[str, dict[str, Any]]]:
 
 
 def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
-    """``(kind, fields)`` of the default account's images: snapshots (three of web-01), a
+    """``(kind, fields)`` of the default account's images: snapshots (two of web-01), a
     backup, a custom one."""
     return [
         ("snapshot", {"name": "web-01 2024-11-02", "regions": ["nyc3"], "tags": ["prod"],
@@ -85,18 +85,14 @@ def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
         ("snapshot", {"name": "db-01 before upgrade", "regions": ["nyc3", "ams3"],
                       "created_at": "2024-11-20T22:41:13Z", "min_disk_size": 50,
                       "size_gigabytes": 11.7}),
-        ("snapshot", {"name": "staging-web 2025-01-08", "regions": ["fra1"], "tags": ["staging"],
+        # A later snapshot of web-01: `images prune --keep 1 --name-prefix web-01` prunes one.
+        ("snapshot", {"name": "web-01 2025-01-08", "regions": ["fra1"], "tags": ["staging"],
                       "created_at": "2025-01-08T12:02:55Z", "size_gigabytes": 1.97}),
         ("backup", {"name": "web-01 2025-01-12", "regions": ["nyc3"],
                     "created_at": "2025-01-12T04:10:09Z", "size_gigabytes": 2.52}),
         ("custom", {"name": "arch-minimal", "distribution": "Arch Linux", "regions": ["sfo3"],
                     "created_at": "2025-01-15T17:33:41Z", "description": "Arch Linux, cloud-init",
                     "min_disk_size": 10, "size_gigabytes": 0.84}),
-        # Later snapshots of web-01: `images prune --keep 1 --name-prefix web-01` has work to do.
-        ("snapshot", {"name": "web-01 2024-12-02", "regions": ["nyc3"], "tags": ["prod"],
-                      "created_at": "2024-12-02T08:15:00Z", "size_gigabytes": 2.44}),
-        ("snapshot", {"name": "web-01 2025-01-02", "regions": ["nyc3"], "tags": ["prod"],
-                      "created_at": "2025-01-02T08:15:00Z", "size_gigabytes": 2.47}),
     ]  # fmt: skip
 
 

@@ -122,5 +122,5 @@ async def test_deleted_images_carry_what_the_command_knew(emu: Emulator, cli: Cl
     assert rows == [{"id": i, "result": "deleted", "error": None} for i in ids]
     pruned = await cli("-o", "jsonl", "images", "prune", "--keep", "1", "--name-prefix", "web-01")
     names = [json.loads(line)["name"] for line in pruned.out.splitlines()]
-    assert names == ["web-01 2024-11-02", "web-01 2024-12-02"]  # the README's demo prunes two
+    assert names == ["web-01 2024-11-02"]  # the README's demo prunes the older web-01
     assert all(json.loads(line)["created_at"] for line in pruned.out.splitlines())

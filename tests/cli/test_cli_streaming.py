@@ -141,4 +141,4 @@ async def test_progress_is_cleared_before_output_on_one_terminal(emu: Emulator) 
         glued = re.search(r"listing images: [\d/]+(?![\d/]|\r|\n|\x1b|$)", screen.shown)
         assert glued is None, screen.shown
         rows = [line.split("\r\x1b[K")[-1] for line in screen.shown.split("\n")]
-        assert len([row for row in rows if row.startswith(("{", "16"))]) == 35
+        assert len([row for row in rows if row.startswith(("{", "16"))]) == 33

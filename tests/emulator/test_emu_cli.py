@@ -117,7 +117,7 @@ async def test_cli_accounts_print_email_and_team_and_own_the_seed() -> None:
             assert f"team uuid {emu.account_uuid(name)}" in line
             assert "-token" not in line  # the tokens are not repeated
         async with aiohttp.ClientSession() as session:
-            for token, status, total in (("alice-token", 200, 7), ("bob-token", 200, 0)):
+            for token, status, total in (("alice-token", 200, 5), ("bob-token", 200, 0)):
                 headers = {"Authorization": f"Bearer {token}"}
                 params = {"private": "true"}
                 async with session.get(url / "v2/images", params=params, headers=headers) as resp:

@@ -46,14 +46,10 @@ async def test_type_filter_selects_public_kind(api: Api, kind: str, count: int) 
 
 async def test_private_filter_and_tag_filter(api: Api) -> None:
     private = (await api("GET", "/v2/images", params={"private": "true"})).json
-    assert private["meta"]["total"] == 7
+    assert private["meta"]["total"] == 5
     assert not any(i["public"] for i in private["images"])
     tagged = (await api("GET", "/v2/images", params={"tag_name": "prod"})).json
-    assert [i["name"] for i in tagged["images"]] == [
-        "web-01 2024-11-02",
-        "web-01 2024-12-02",
-        "web-01 2025-01-02",
-    ]
+    assert [i["name"] for i in tagged["images"]] == ["web-01 2024-11-02"]
     none = (await api("GET", "/v2/images", params={"tag_name": "nope"})).json
     assert none == {"images": [], "links": {}, "meta": {"total": 0}}
 
