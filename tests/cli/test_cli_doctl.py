@@ -109,10 +109,14 @@ async def test_which_token_wins(
 async def test_config_flag_points_elsewhere(accounts: Emulator, tmp_path: Path) -> None:
     elsewhere = tmp_path / "my-doctl.yaml"
     elsewhere.write_text(CONFIG.replace("context: acme", "context: beta"))
+    elsewhere.chmod(0o400)  # doctl writes it with 0600; a writer here would fail loudly
+    before = (elsewhere.read_bytes(), elsewhere.stat().st_mtime_ns)
     assert await _account(accounts, "--config", str(elsewhere)) == "beta"
     assert await _account(accounts, "-c", str(elsewhere), "--context", "acme") == "acme"
-    before = elsewhere.read_bytes()
-    assert elsewhere.read_bytes() == before  # read only: never rewritten
+    listed = await arun("--config", str(elsewhere), "auth", "list")
+    assert listed.code == 0
+    assert (elsewhere.read_bytes(), elsewhere.stat().st_mtime_ns) == before  # never rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-doctl.yaml"]  # nothing beside it
 
 
 async def test_a_context_without_a_token_is_a_clear_usage_error(
