@@ -13,18 +13,24 @@ from ._trace import Tracer
 
 #: The SDK logs each wait it imposes for a rate limit at INFO with this ``extra`` key.
 WAIT_KEY = "rate_limit_wait"
-#: ...and each retry it decides on at DEBUG, with these arguments.
-RETRY_MESSAGE = "retrying %s %s in %.2fs after %s (retry %d of %d)"
+#: ...and each retry it decides on at DEBUG, with these arguments: "GET /v2/images" (or the
+#: method and the path apart, as 0.2's transport logged them), the delay, the reason, the
+#: retry's number and the most retries.
+RETRY_MESSAGES = (
+    "retrying %s in %.2fs after %s (retry %d of %d)",
+    "retrying %s %s in %.2fs after %s (retry %d of %d)",
+)
 
 
 def retry_of(record: logging.LogRecord) -> tuple[str, str, float, int, int] | None:
     """``(method, path, delay, retry, retries)`` of an SDK retry record, else None."""
     args = record.args
-    if record.msg != RETRY_MESSAGE or not isinstance(args, tuple) or len(args) != 6:
+    if record.msg not in RETRY_MESSAGES or not isinstance(args, tuple) or len(args) not in (5, 6):
         return None
-    method, path, delay, _, retry, retries = args
-    if (isinstance(method, str) and isinstance(path, str) and isinstance(delay, (int, float))
-            and isinstance(retry, int) and isinstance(retries, int)):  # fmt: skip
+    *where, delay, _, retry, retries = args
+    method, _, path = " ".join(map(str, where)).partition(" ")
+    if path and isinstance(delay, (int, float)) and isinstance(retry, int) and isinstance(
+            retries, int):  # fmt: skip
         return method, path, float(delay), retry, retries
     return None
 
