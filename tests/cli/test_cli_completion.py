@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from .helpers import run
+from .helpers import env, run
 
 BASH = shutil.which("bash")
 
@@ -20,7 +21,7 @@ def _script(shell: str) -> str:
     return result.out
 
 
-def _complete(script: str, line: str) -> list[str]:
+def _complete(script: str, line: str, **extra_env: str) -> list[str]:
     """What bash's completion offers for the last word of `line` (a real bash, the script
     sourced, the function `complete -p` names called as readline would)."""
     assert BASH is not None
@@ -37,6 +38,7 @@ def _complete(script: str, line: str) -> list[str]:
     done = subprocess.run(
         [BASH, "-c", program, "bash", *words],
         input=script, capture_output=True, text=True, timeout=30, check=True,
+        env=env(**extra_env),
     )  # fmt: skip
     return [word.strip() for word in done.stdout.splitlines() if word.strip()]
 
@@ -54,6 +56,20 @@ def test_bash_script_parses_and_completes_commands_options_and_columns() -> None
     assert set(_complete(script, "do-images actions list --format ")) >= {"ID", "RESOURCE_ID"}
     assert "--access-token" in _complete(script, "do-images --acc")
     assert _complete(script, "do-images completion f") == ["fish"]
+
+
+@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+def test_bash_completes_context_names_from_doctls_config(tmp_path: Path) -> None:
+    if shutil.which("do-images") is None:
+        pytest.skip("the do-images command is not on PATH (run the tests with `uv run`)")
+    (tmp_path / "doctl").mkdir()
+    (tmp_path / "doctl" / "config.yaml").write_text(
+        "auth-contexts:\n  acme: SECRET-a\n  beta: SECRET-b\ncontext: acme\n"
+    )
+    script = _script("bash")
+    offered = _complete(script, "do-images images list --context ", XDG_CONFIG_HOME=str(tmp_path))
+    assert offered == ["acme", "beta", "default"]
+    assert _complete(script, "do-images --context b", XDG_CONFIG_HOME=str(tmp_path)) == ["beta"]
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
