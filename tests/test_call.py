@@ -157,7 +157,7 @@ async def test_a_call_sleeping_before_a_retry_raises_client_closed_when_closed(
     stored = emulator.add_image()
     emulator.inject(Fault(kind="status", status=503, times=1))
     client = loopback_client(emulator.url, NoJitter())
-    call = asyncio.ensure_future(client.images.get(stored["id"]))
+    call = asyncio.ensure_future(client.images.get(stored.id))
     while not emulator.requests:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)  # now in the 0.25 s backoff before the retry
@@ -173,8 +173,8 @@ async def test_a_derived_client_closes_nothing_it_shares(
     stored = emulator.add_image()
     async with loopback_client(emulator.url, fake_time) as parent:
         async with parent.with_options(timeout=5) as derived:
-            await derived.images.get(stored["id"])
-        assert (await parent.images.get(stored["id"])).id == stored["id"]
+            await derived.images.get(stored.id)
+        assert (await parent.images.get(stored.id)).id == stored.id
 
 
 async def test_garbage_rate_limit_headers_are_ignored() -> None:
@@ -200,8 +200,8 @@ async def test_5xx_on_get_is_retried_with_backoff(emulator: Emulator, fake_time:
     stored = emulator.add_image()
     emulator.inject(Fault(kind="status", status=503, times=2))
     async with retrying_client(emulator, fake_time) as client:
-        image = await client.images.get(stored["id"])
-    assert image.id == stored["id"]
+        image = await client.images.get(stored.id)
+    assert image.id == stored.id
     assert [r.status for r in emulator.requests] == [503, 503, 200]
     assert fake_time.sleeps == [0.375, 0.75]
 
@@ -212,7 +212,7 @@ async def test_connection_drop_on_get_is_retried(emulator: Emulator, fake_time: 
     # connection under it (RFC 9112 9.3.1); the second drop reaches the SDK's retry.
     emulator.inject(Fault(kind="drop", times=2))
     async with retrying_client(emulator, fake_time) as client:
-        assert (await client.images.get(stored["id"])).id == stored["id"]
+        assert (await client.images.get(stored.id)).id == stored.id
     assert [r.fault for r in emulator.requests] == ["drop", "drop", None]
     assert fake_time.sleeps == [0.375]
 
@@ -267,8 +267,8 @@ async def test_a_timed_out_get_is_retried(emulator: Emulator, fake_time: FakeTim
     stored = emulator.add_image()
     emulator.inject(Fault(kind="latency", delay=0.6))
     async with retrying_client(emulator, fake_time, timeout=0.2) as client:
-        image = await client.images.get(stored["id"])
-    assert image.id == stored["id"]
+        image = await client.images.get(stored.id)
+    assert image.id == stored.id
     # The timed-out exchange was abandoned (so never logged as answered); the retry was.
     assert emulator.faults_served == 1
     assert len(emulator.requests) == 1
@@ -283,11 +283,11 @@ async def test_with_options_overrides_per_call_and_shares_figures(
     async with retrying_client(emulator, fake_time, timeout=10) as client:
         quick = client.with_options(timeout=0.1, max_retries=1)
         with pytest.raises(do_images.APIConnectionError, match="timed out"):
-            await quick.images.get(stored["id"])
+            await quick.images.get(stored.id)
         assert emulator.faults_served == 2
         assert client.rate_limit is quick.rate_limit
         emulator.clear_faults()
-        assert (await quick.images.get(stored["id"])).id == stored["id"]
+        assert (await quick.images.get(stored.id)).id == stored.id
         assert client.rate_limit is not None
 
 
@@ -308,7 +308,7 @@ async def test_cancelling_a_request_is_not_retried_nor_wrapped(emulator: Emulato
     stored = emulator.add_image()
     emulator.inject(Fault(kind="latency", delay=1.0))
     async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
-        task = asyncio.create_task(client.images.get(stored["id"]))
+        task = asyncio.create_task(client.images.get(stored.id))
         while emulator.faults_served == 0:
             await asyncio.sleep(0.01)
         task.cancel()
@@ -319,7 +319,7 @@ async def test_cancelling_a_request_is_not_retried_nor_wrapped(emulator: Emulato
         assert emulator.requests == []
         # The connection went back usable: the next call works at once.
         emulator.clear_faults()
-        assert (await client.images.get(stored["id"])).id == stored["id"]
+        assert (await client.images.get(stored.id)).id == stored.id
     for _ in range(5):
         await asyncio.sleep(0)
     assert leftover_tasks() == set()
@@ -382,7 +382,7 @@ async def test_every_acquire_is_answered_exactly_once(
         clock=fake_time,
         **options,  # type: ignore[arg-type]
     ) as client:
-        call = asyncio.ensure_future(client.images.get(stored["id"]))
+        call = asyncio.ensure_future(client.images.get(stored.id))
         if scenario == "cancelled":
             for _ in range(500):  # bounded: the request arrives within milliseconds
                 if emulator.faults_served:
@@ -553,7 +553,7 @@ async def test_a_limiter_without_answered_still_works(emulator: Emulator) -> Non
     stored = emulator.add_image()
     limiter = Unanswering()
     async with do_images.Client(TOKEN, base_url=emulator.url, rate_limiter=limiter) as client:  # type: ignore[arg-type]
-        assert (await client.images.get(stored["id"])).id == stored["id"]
+        assert (await client.images.get(stored.id)).id == stored.id
     assert limiter.acquired == 1
 
 

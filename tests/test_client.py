@@ -160,15 +160,15 @@ async def test_trust_env_takes_the_proxy_from_the_environment(
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTP_PROXY", proxy)
         async with do_images.Client(TOKEN, base_url=emulator.url, trust_env=True) as client:
-            assert (await client.images.get(stored["id"])).id == stored["id"]
-        assert relayed == [str(emulator.url / "v2" / "images" / str(stored["id"]))]
+            assert (await client.images.get(stored.id)).id == stored.id
+        assert relayed == [str(emulator.url / "v2" / "images" / str(stored.id))]
         # Off by default: the same environment, no proxy.
         async with do_images.Client(TOKEN, base_url=emulator.url) as client:
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
         assert len(relayed) == 1
         # NO_PROXY is honoured.
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         async with do_images.Client(TOKEN, base_url=emulator.url, trust_env=True) as client:
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
         assert len(relayed) == 1
     assert len(emulator.requests) == 3

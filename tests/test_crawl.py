@@ -40,7 +40,7 @@ async def fleet() -> AsyncIterator[tuple[Emulator, dict[str, list[int]]]]:
         seed=False, rate_limits=(), tokens={token_of(name): name for name in names}
     ) as emu:
         held = {
-            name: [image["id"] for image in emu.add_images(2 * n, kind="snapshot", account=name)]
+            name: [image.id for image in emu.add_images(2 * n, kind="snapshot", account=name)]
             for n, name in enumerate(names)
         }
         yield emu, held
@@ -301,7 +301,7 @@ async def big_fleet() -> AsyncIterator[tuple[Emulator, dict[str, list[int]]]]:
         seed=False, rate_limits=(), tokens={token_of(name): name for name in names}
     ) as emu:
         held = {
-            name: [image["id"] for image in emu.add_images(3 + 7 * n, kind="backup", account=name)]
+            name: [image.id for image in emu.add_images(3 + 7 * n, kind="backup", account=name)]
             for n, name in enumerate(names)
         }
         yield emu, held

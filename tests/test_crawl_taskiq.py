@@ -75,7 +75,7 @@ async def emulator() -> AsyncIterator[tuple[Emulator, set[tuple[str, int]]]]:
         seed=False, rate_limits=[LIMIT], latency=0.02, tokens={token(n): n for n in names}
     ) as emu:
         held = {
-            (name, image["id"])
+            (name, image.id)
             for n, name in enumerate(names)
             # 41 to 45 snapshots: 9 pages of 5, the last one short but for team00, team05, ...
             for image in emu.add_images(PAGES * PER_PAGE - n % 5, kind="snapshot", account=name)

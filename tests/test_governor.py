@@ -227,7 +227,7 @@ async def test_client_keeps_to_its_window_over_http(
     stored = emulator.add_image()
     async with _client(emulator.url, fake_time, rate_limits=((5, 1.0),)) as client:
         for _ in range(12):
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
     assert fake_time.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
     assert len(emulator.requests) == 12
 
@@ -236,7 +236,7 @@ async def test_one_429_pauses_every_request_of_the_client(emulator: Emulator) ->
     fake_time = FakeTime(real_pause=0.05)
     first, second = emulator.add_image(), emulator.add_image()
     emulator.inject(
-        Fault(kind="status", status=429, path=f"/{first['id']}$", headers={"retry-after": "30"})
+        Fault(kind="status", status=429, path=f"/{first.id}$", headers={"retry-after": "30"})
     )
     async with _client(emulator.url, fake_time, rate_limits=()) as client:
         start = fake_time.now
@@ -245,12 +245,12 @@ async def test_one_429_pauses_every_request_of_the_client(emulator: Emulator) ->
         async def after_the_429() -> do_images.Image:
             while client.rate_limit is None:
                 await asyncio.sleep(0.001)
-            image = await client.images.get(second["id"])
+            image = await client.images.get(second.id)
             answered_at.append(fake_time.now)
             return image
 
-        a, b = await asyncio.gather(client.images.get(first["id"]), after_the_429())
-    assert (a.id, b.id) == (first["id"], second["id"])
+        a, b = await asyncio.gather(client.images.get(first.id), after_the_429())
+    assert (a.id, b.id) == (first.id, second.id)
     # The request that started during the pause was held behind it rather than
     # discovering the 429 by itself; the pause was slept once by each waiting request.
     assert fake_time.sleeps
@@ -310,11 +310,11 @@ async def test_a_full_client_window_raises_at_once_instead_of_sleeping_an_hour(
     stored = emulator.add_image()
     async with _client(emulator.url, fake_time, rate_limits=((3, 3600.0),)) as client:
         for _ in range(3):
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
         with pytest.raises(do_images.RateLimitError, match="max_rate_limit_wait") as raised:
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
         # A caller that allows the wait gets it.
-        await client.with_options(max_rate_limit_wait=4000).images.get(stored["id"])
+        await client.with_options(max_rate_limit_wait=4000).images.get(stored.id)
     assert raised.value.request_id is None
     assert raised.value.reset_at is not None
     assert raised.value.reset_at.timestamp() == pytest.approx(fake_time.now, abs=1)
@@ -327,9 +327,9 @@ async def test_the_deadline_bounds_a_rate_limit_wait(
 ) -> None:
     stored = emulator.add_image()
     async with _client(emulator.url, fake_time, rate_limits=((1, 30.0),)) as client:
-        await client.images.get(stored["id"])
+        await client.images.get(stored.id)
         with client.deadline(5), pytest.raises(do_images.DeadlineExceededError):
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
     assert fake_time.sleeps == []
 
 
@@ -346,7 +346,7 @@ async def test_windows_run_on_a_monotonic_clock_not_the_wall_clock(emulator: Emu
     ) as client:
         started = time.monotonic()
         for _ in range(6):
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
         elapsed = time.monotonic() - started
     # 6 requests at 2 per 0.2 s take about 0.4 s; a window on the wall clock would stall.
     assert 0.35 <= elapsed < 5
@@ -359,8 +359,8 @@ async def test_requests_held_by_a_pause_leave_within_the_window() -> None:
         stored = limited.add_image()
         limited.inject(Fault(kind="status", status=429, headers={"retry-after": "3"}))
         async with do_images.Client("t", base_url=limited.url, rate_limits=((5, 1.0),)) as client:
-            images = await asyncio.gather(*(client.images.get(stored["id"]) for _ in range(20)))
+            images = await asyncio.gather(*(client.images.get(stored.id) for _ in range(20)))
         statuses = [r.status for r in limited.requests]
-    assert {image.id for image in images} == {stored["id"]}
+    assert {image.id for image in images} == {stored.id}
     assert statuses.count(429) == 1  # the injected one, and no other
     assert statuses.count(200) == 20

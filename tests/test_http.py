@@ -142,18 +142,18 @@ async def test_a_decode_error_excerpt_is_escaped() -> None:
 async def test_a_client_used_from_a_second_event_loop_says_so(emulator: Emulator) -> None:
     stored = emulator.add_image()
     client = loopback_client(emulator.url)
-    await client.images.get(stored["id"])  # first used on this loop
+    await client.images.get(stored.id)  # first used on this loop
 
     def on_another_loop() -> None:
         async def use() -> None:
             with pytest.raises(RuntimeError, match="another event loop"):
-                await client.images.get(stored["id"])
+                await client.images.get(stored.id)
 
         asyncio.run(use())
 
     await asyncio.to_thread(on_another_loop)
     # The client still works on its own loop, and closes cleanly.
-    assert (await client.images.get(stored["id"])).id == stored["id"]
+    assert (await client.images.get(stored.id)).id == stored.id
     await client.close()
     assert len(emulator.requests) == 2
 
@@ -237,7 +237,7 @@ async def test_opentelemetry_traces_every_attempt_without_the_token(
         stored = emulator.add_image()
         emulator.inject(Fault(kind="status", status=503, times=1))
         async with loopback_client(emulator.url, fake_time) as client:
-            await client.images.get(stored["id"])
+            await client.images.get(stored.id)
     finally:
         instrumentor.uninstrument()
     spans = exporter.get_finished_spans()

@@ -47,14 +47,14 @@ async def test_get_by_id_returns_every_field(emulator: Emulator, client: do_imag
         description="Ubuntu 24.04 x64",
         tags=["lts"],
     )
-    image = await client.images.get(stored["id"])
-    assert image == _as_image(stored)
+    image = await client.images.get(stored.id)
+    assert image == _as_image(emulator.image_json(stored.id) or {})
     assert image.created_at == datetime(2024, 4, 25, 10, tzinfo=timezone.utc)
     assert image.regions == ("nyc3", "ams3")
     request = emulator.requests[-1]
     assert (request.method, request.path, request.query) == (
         "GET",
-        f"/v2/images/{stored['id']}",
+        f"/v2/images/{stored.id}",
         {},
     )
 
@@ -62,7 +62,7 @@ async def test_get_by_id_returns_every_field(emulator: Emulator, client: do_imag
 async def test_get_by_slug(emulator: Emulator, client: do_images.Client) -> None:
     stored = emulator.add_image(kind="application", slug="docker-20-04", name="Docker")
     image = await client.images.get("docker-20-04")
-    assert image == _as_image(stored)
+    assert image == _as_image(emulator.image_json(stored.id) or {})
     assert emulator.requests[-1].path == "/v2/images/docker-20-04"
 
 
@@ -96,7 +96,7 @@ async def test_create_sends_the_spec_body_and_returns_the_new_image(
     assert image.tags == ("base-image", "prod")
     stored = emulator.image(image.id)
     assert stored is not None
-    assert stored["name"] == "ubuntu-18.04-minimal"
+    assert stored.name == "ubuntu-18.04-minimal"
 
 
 async def test_create_leaves_out_optional_fields(
@@ -112,12 +112,12 @@ async def test_create_leaves_out_optional_fields(
 
 async def test_update_sends_only_given_fields(emulator: Emulator, client: do_images.Client) -> None:
     stored = emulator.add_image(kind="custom", name="old", distribution="Debian")
-    image = await client.images.update(stored["id"], name="new-name", description="fresh")
+    image = await client.images.update(stored.id, name="new-name", description="fresh")
     request = emulator.requests[-1]
-    assert (request.method, request.path) == ("PUT", f"/v2/images/{stored['id']}")
+    assert (request.method, request.path) == ("PUT", f"/v2/images/{stored.id}")
     assert request.json == {"name": "new-name", "description": "fresh"}
     assert (image.id, image.name, image.description, image.distribution) == (
-        stored["id"],
+        stored.id,
         "new-name",
         "fresh",
         "Debian",
@@ -128,16 +128,16 @@ async def test_delete_returns_none_and_removes(
     emulator: Emulator, client: do_images.Client
 ) -> None:
     stored = emulator.add_image(kind="snapshot", name="to-go")
-    assert await client.images.delete(stored["id"]) is None
+    assert await client.images.delete(stored.id) is None
     request = emulator.requests[-1]
     assert (request.method, request.path, request.status) == (
         "DELETE",
-        f"/v2/images/{stored['id']}",
+        f"/v2/images/{stored.id}",
         204,
     )
-    assert emulator.image(stored["id"]) is None
+    assert emulator.image(stored.id) is None
     with pytest.raises(do_images.NotFoundError):
-        await client.images.get(stored["id"])
+        await client.images.get(stored.id)
 
 
 async def test_wait_returns_the_available_image(
@@ -174,12 +174,12 @@ async def test_wait_times_out_with_the_last_image(
     emulator: Emulator, client: do_images.Client, fake_time: FakeTime
 ) -> None:
     stored = emulator.add_image(kind="custom", name="slow", status="NEW")
-    emulator.set_image(stored["id"], status="pending")
+    emulator.set_image(stored.id, status="pending")
     start = fake_time.now
 
     class NeverFinishes(FakeTime):
         async def sleep(self, seconds: float) -> None:
-            emulator.set_image(stored["id"], status="pending")
+            emulator.set_image(stored.id, status="pending")
             await fake_time.sleep(seconds)
 
         def monotonic(self) -> float:
@@ -189,7 +189,7 @@ async def test_wait_times_out_with_the_last_image(
         "t", base_url=emulator.url, rate_limits=(), clock=NeverFinishes()
     ) as slow_client:
         with pytest.raises(do_images.WaitTimeoutError) as caught:
-            await slow_client.images.wait(stored["id"], timeout=30, poll_interval=5)
+            await slow_client.images.wait(stored.id, timeout=30, poll_interval=5)
     assert isinstance(caught.value.last, do_images.Image)
     assert caught.value.last.status == "pending"
     assert not isinstance(caught.value, do_images.ActionTimeoutError)

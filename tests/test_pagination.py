@@ -38,7 +38,7 @@ WALKS = [
 async def test_every_id_once_in_order_with_minimal_requests(
     emulator: Emulator, client: do_images.Client, count: int, per_page: int, concurrency: int
 ) -> None:
-    ids = [image["id"] for image in emulator.add_images(count, kind="distribution")]
+    ids = [image.id for image in emulator.add_images(count, kind="distribution")]
     seen = [
         image.id async for image in client.images.list(per_page=per_page, concurrency=concurrency)
     ]
@@ -52,7 +52,7 @@ async def test_every_id_once_in_order_with_minimal_requests(
 async def test_pages_expose_number_total_and_items(
     emulator: Emulator, client: do_images.Client
 ) -> None:
-    ids = [image["id"] for image in emulator.add_images(5)]
+    ids = [image.id for image in emulator.add_images(5)]
     pages = [page async for page in client.images.list(per_page=2).pages()]
     assert [(p.page, p.per_page, p.total, p.has_next) for p in pages] == [
         (1, 2, 5, True),
@@ -366,7 +366,7 @@ async def test_items_come_in_page_order_whatever_order_pages_finish(concurrency:
 @pytest.mark.parametrize("concurrency", [1, 3])
 async def test_insertions_during_the_walk_yield_no_id_twice(concurrency: int) -> None:
     async with Emulator(seed=False, rate_limits=()) as emu:
-        original = [image["id"] for image in emu.add_images(60, kind="snapshot")]
+        original = [image.id for image in emu.add_images(60, kind="snapshot")]
         async with do_images.Client("t", base_url=emu.url, rate_limits=()) as client:
             seen = []
             async for image in client.images.list(
@@ -384,7 +384,7 @@ async def test_insertions_during_the_walk_yield_no_id_twice(concurrency: int) ->
 
 async def test_deletions_during_the_walk_yield_no_id_twice_and_miss_only_shifted_items() -> None:
     async with Emulator(seed=False, rate_limits=()) as emu:
-        original = [image["id"] for image in emu.add_images(50, kind="snapshot")]
+        original = [image.id for image in emu.add_images(50, kind="snapshot")]
         async with do_images.Client("t", base_url=emu.url, rate_limits=()) as client:
             seen = []
             async for image in client.images.list(private=True, per_page=10, concurrency=1):
@@ -471,7 +471,7 @@ async def test_soak_crawl_survives_faults_with_no_duplicate_or_loss(
 ) -> None:
     fake = FakeTime(start=time.time())
     async with Emulator(seed=False, rate_limits=(), random_seed=7) as emulator:
-        expected = [image["id"] for image in emulator.add_images(PAGES * PER_PAGE)]
+        expected = [image.id for image in emulator.add_images(PAGES * PER_PAGE)]
         _faults(emulator)
         async with do_images.Client(
             "t", base_url=emulator.url, rate_limits=(), clock=fake
@@ -593,9 +593,9 @@ async def test_start_page_past_the_end_yields_nothing(
 async def test_image_actions_resume_too(emulator: Emulator, client: do_images.Client) -> None:
     stored = emulator.add_image(kind="snapshot")
     for region in ("ams3", "fra1", "lon1", "sgp1", "tor1"):
-        await client.image_actions.transfer(stored["id"], region=region)
-    everything = [a.id async for a in client.image_actions.list(stored["id"], per_page=2)]
-    pages = client.image_actions.list(stored["id"], per_page=2, start_page=2)
+        await client.image_actions.transfer(stored.id, region=region)
+    everything = [a.id async for a in client.image_actions.list(stored.id, per_page=2)]
+    pages = client.image_actions.list(stored.id, per_page=2, start_page=2)
     assert [a.id async for a in pages] == everything[2:]
     assert len(everything) == 5
 
@@ -612,7 +612,7 @@ async def test_default_prefetch_starts_slow_so_leaving_early_wastes_little(
     emulator: Emulator,
 ) -> None:
     stored = emulator.add_images(100 * 20)
-    first_of_page_two = stored[20]["id"]
+    first_of_page_two = stored[20].id
     async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
         async for image in client.images.list(per_page=20):  # default settings otherwise
             if image.id == first_of_page_two:

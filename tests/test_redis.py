@@ -164,7 +164,7 @@ async def test_processes_share_the_windows(redis_url: str, prefix: str, redis: R
         image = emulator.add_image()
         job = _job(
             redis_url=redis_url, prefix=prefix, limits=limits, base_url=str(emulator.url),
-            image_id=image["id"], calls=15, tasks=3,
+            image_id=image.id, calls=15, tasks=3,
         )  # fmt: skip
         results = await fleet([job] * 4)
         statuses = [r.status for r in emulator.requests]
@@ -190,7 +190,7 @@ async def test_without_redis_the_same_fleet_draws_429s(prefix: str) -> None:
         image = emulator.add_image()
         job = _job(
             redis_url=None, prefix=prefix, limits=limits, base_url=str(emulator.url),
-            image_id=image["id"], calls=15, tasks=3,
+            image_id=image.id, calls=15, tasks=3,
         )  # fmt: skip
         results = await fleet([job] * 4)
         statuses = [r.status for r in emulator.requests]
@@ -202,12 +202,12 @@ async def test_a_429_in_one_process_pauses_the_others(redis_url: str, prefix: st
     async with Emulator(seed=False, rate_limits=((1000, 1.0), HOURLY)) as emulator:
         hit, other = emulator.add_image(), emulator.add_image()
         emulator.inject(
-            Fault(kind="status", status=429, path=f"/{hit['id']}$", headers={"retry-after": "2"})
+            Fault(kind="status", status=429, path=f"/{hit.id}$", headers={"retry-after": "2"})
         )
         common = {"redis_url": redis_url, "prefix": prefix, "limits": [(1000, 1.0)]}
         url = str(emulator.url)
-        others = _job(**common, base_url=url, image_id=other["id"], calls=30, interval=0.1)
-        victim = _job(**common, base_url=url, image_id=hit["id"], calls=1, delay=1.0)
+        others = _job(**common, base_url=url, image_id=other.id, calls=30, interval=0.1)
+        victim = _job(**common, base_url=url, image_id=hit.id, calls=1, delay=1.0)
         first, second, hurt = await fleet([others, others, victim])
         statuses = [r.status for r in emulator.requests]
     assert statuses.count(429) == 1
@@ -252,7 +252,7 @@ async def test_the_token_is_in_no_key_value_or_log(
         emulator.inject(Fault(kind="status", status=429, headers={"retry-after": "1"}))
         job = _job(
             redis_url=redis_url, prefix=prefix, limits=[(5, 0.5)], base_url=str(emulator.url),
-            image_id=image["id"], calls=8,
+            image_id=image.id, calls=8,
         )  # fmt: skip
         results = await fleet([job] * 2)
     stored = await _dump(redis)
@@ -270,10 +270,10 @@ async def test_a_wait_past_max_rate_limit_wait_fails_at_once(redis_url: str, pre
     async with Emulator(seed=False, rate_limits=((3, 30.0), HOURLY)) as emulator:
         image = emulator.add_image()
         common = {"redis_url": redis_url, "prefix": prefix, "limits": limits}
-        fill = _job(**common, base_url=str(emulator.url), image_id=image["id"], calls=3)
+        fill = _job(**common, base_url=str(emulator.url), image_id=image.id, calls=3)
         (filled,) = await fleet([fill])
         late = _job(
-            **common, base_url=str(emulator.url), image_id=image["id"], calls=1,
+            **common, base_url=str(emulator.url), image_id=image.id, calls=1,
             max_rate_limit_wait=5.0,
         )  # fmt: skip
         in_time = {**late, "deadline": 2.0}
@@ -296,7 +296,7 @@ async def test_redis_down_then_up(own_server: RedisServer, prefix: str) -> None:
         image = emulator.add_image()
         job = _job(
             redis_url=own_server.url, prefix=prefix, limits=[(10, 1.0)],
-            base_url=str(emulator.url), image_id=image["id"], calls=50,
+            base_url=str(emulator.url), image_id=image.id, calls=50,
         )  # fmt: skip
         run = asyncio.ensure_future(fleet([job, job], timeout=30))
         probe = Redis.from_url(own_server.url, socket_connect_timeout=0.5)
@@ -380,7 +380,7 @@ async def test_a_fleet_on_a_loaded_machine_draws_no_429(
         image = emulator.add_image()
         job = _job(
             redis_url=own_server.url, prefix=prefix, limits=limits, base_url=str(emulator.url),
-            image_id=image["id"], rounds=20, period=0.6, calls=2,
+            image_id=image.id, rounds=20, period=0.6, calls=2,
         )  # fmt: skip
         async with machine_under_load(own_server.url):
             results = await fleet([job] * 4, timeout=150)
@@ -397,7 +397,7 @@ async def test_a_blocked_event_loop_on_a_loaded_machine_draws_no_429(prefix: str
         image = emulator.add_image()
         job = _job(
             redis_url=None, prefix=prefix, limits=limits, base_url=str(emulator.url),
-            image_id=image["id"], rounds=20, period=0.3, calls=4, busy=[0.05, 0.1, 0.2],
+            image_id=image.id, rounds=20, period=0.3, calls=4, busy=[0.05, 0.1, 0.2],
         )  # fmt: skip
         async with machine_under_load():
             (result,) = await fleet([job], timeout=150)
@@ -549,7 +549,7 @@ async def test_keys_lost_mid_walk_open_no_second_window(own_server: RedisServer)
                 for _ in range(3):
                     # A full window, then Redis loses every key (a restart, an eviction, a
                     # FLUSHDB): this process still remembers what it sent.
-                    await asyncio.gather(*(client.images.get(image["id"]) for _ in range(5)))
+                    await asyncio.gather(*(client.images.get(image.id) for _ in range(5)))
                     await redis.flushdb()
             statuses = [r.status for r in emulator.requests]
     finally:

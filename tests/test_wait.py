@@ -89,15 +89,15 @@ async def test_deadline_bounds_a_wait(emulator: Emulator, fake_time: FakeTime) -
         image = slow.add_image(kind="custom", status="NEW")
         async with retrying_client(slow, fake_time) as client:
             with client.deadline(20), pytest.raises(do_images.WaitTimeoutError):
-                await client.images.wait(image["id"], poll_interval=5)
+                await client.images.wait(image.id, poll_interval=5)
     assert sum(fake_time.sleeps) <= 20
 
 
 async def test_cancelling_a_wait(emulator: Emulator) -> None:
     image = emulator.add_image(kind="custom", status="NEW")
-    emulator.set_image(image["id"], status="pending")
+    emulator.set_image(image.id, status="pending")
     async with do_images.Client("t", base_url=emulator.url, rate_limits=()) as client:
-        task = asyncio.create_task(client.images.wait(image["id"], poll_interval=30))
+        task = asyncio.create_task(client.images.wait(image.id, poll_interval=30))
         while not emulator.requests:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)

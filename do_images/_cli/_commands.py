@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+import copy
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
 
+import aiohttp
 import attrs
 
+import do_images
 from do_images import Action, Client, NotFoundError, Paginator, RateLimit
 
 from ._failures import EXIT_API, Failure, not_found
-from ._layouts import Deletion, TransferOutcome
+from ._layouts import Deletion, InContext, Pruned, TransferOutcome
 from ._output import Batch, Output
 from ._progress import Progress
 from ._prune import Prune
@@ -33,7 +36,12 @@ class Context:
     args: argparse.Namespace
     out: Output
     progress: Progress
-    resume: list[str] = attrs.field(factory=list)
+    resume: list[str] = attrs.field(factory=list[str])
+    accounts: Mapping[str, str] = attrs.field(factory=dict[str, str], repr=False)
+    """Several accounts' tokens (``--all-contexts``, several ``--context``), else empty."""
+    session: aiohttp.ClientSession | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict[str, Any])
+    """The client options every account's client gets."""
 
 
 async def _found(what: str, call: Awaitable[T]) -> T:
@@ -65,9 +73,40 @@ def _resumable(ctx: Context, done: str, command: str) -> None:
 # -- images ------------------------------------------------------------------------------------
 
 
-async def images_list(ctx: Context) -> None:
-    """``images list``."""
+def _crawl(ctx: Context, *, private: bool | None, type: str | None = None,
+           per_page: int = 200) -> do_images.Crawl:  # fmt: skip
+    """The listing of every account of `ctx`, through one connection pool."""
+    return do_images.crawl(dict(ctx.accounts), type=type, private=private,
+                           tag_name=ctx.args.tag, per_page=per_page, session=ctx.session,
+                           **ctx.options)  # fmt: skip
+
+
+def _failed_accounts(crawl: do_images.Crawl, ctx: Context) -> None:
+    """Name each account whose walk failed (the others were listed); exit 3 if any did."""
+    failures = crawl.failures
+    for name, error in failures.items():
+        ctx.progress.note(f"do-images: context {name!r} failed: {error}")
+    if failures:
+        names = ", ".join(repr(n) for n in failures)
+        raise Failure(f"{len(failures)} of {len(ctx.accounts)} contexts failed: {names}",
+                      EXIT_API)  # fmt: skip
+
+
+async def _listed(ctx: Context) -> AsyncGenerator[Batch, None]:
     a = ctx.args
+    crawl = _crawl(ctx, private=True if a.private else None, type=a.type, per_page=a.per_page)
+    async with crawl:
+        async for found in crawl:
+            yield [InContext(found.account, found.image)], None
+    _failed_accounts(crawl, ctx)
+
+
+async def images_list(ctx: Context) -> None:
+    """``images list`` (of several accounts at once with ``--all-contexts``)."""
+    a = ctx.args
+    if ctx.accounts:
+        await ctx.out.stream(_listed(ctx), "listing images")
+        return
     paginator = ctx.client.images.list(
         type=a.type, private=True if a.private else None, tag_name=a.tag, per_page=a.per_page
     )
@@ -139,8 +178,15 @@ async def delete_all(
 
     tasks = [asyncio.create_task(delete(item)) for item in doomed]
     try:
-        for task in tasks:
-            yield [await task], len(tasks)
+        done = 0
+        while done < len(tasks):
+            first = await tasks[done]
+            batch = [first]  # with the outcomes already known after it: tables size from more
+            done += 1
+            while done < len(tasks) and tasks[done].done():
+                batch.append(tasks[done].result())
+                done += 1
+            yield batch, len(tasks)
     finally:
         for task in tasks:
             task.cancel()
@@ -172,9 +218,51 @@ async def images_delete(ctx: Context) -> None:
     await _report_deletions(ctx, [Deletion(i, "pending") for i in ids], "deleting images")
 
 
+async def _prune_accounts(ctx: Context) -> None:
+    """``images prune`` of several accounts: one listing through the crawl, each account
+    pruned on its own (keeping its N newest); an account whose listing failed is not pruned."""
+    prunes = {name: copy.deepcopy(ctx.args.prune) for name in ctx.accounts}
+    doomed: dict[str, list[Pruned]] = {name: [] for name in ctx.accounts}
+    crawl = _crawl(ctx, private=True)
+
+    async def walk() -> AsyncGenerator[Batch, None]:
+        async with crawl:
+            async for found in crawl:
+                gone = prunes[found.account].offer(found.image)
+                if gone is not None:
+                    doomed[found.account].append(gone)
+                    yield [InContext(found.account, gone)], None
+
+    if not ctx.args.force:
+        await ctx.out.stream(walk(), "pruning (dry run)")
+    else:
+        # Deleting only after the walk: deleting during it would shift items between pages.
+        async with aclosing(walk()) as walking:
+            async for _ in walking:
+                ctx.progress.show("pruning: listing")
+        ctx.progress.clear()
+        rows: list[object] = []
+        for name in sorted(crawl.completed):
+            async with Client(ctx.accounts[name], session=ctx.session, **ctx.options) as client:
+                async for batch, _ in delete_all(client, doomed[name], DELETE_CONCURRENCY):
+                    rows.extend(InContext(name, outcome) for outcome in batch)
+        ctx.out.all(rows)
+        failed = [r for r in rows if isinstance(r, InContext) and getattr(r.item, "error", None)]
+        if failed:
+            raise Failure(f"{len(failed)} of {len(rows)} images not deleted", EXIT_API)
+    kept = sum(prune.kept for prune in prunes.values())
+    count = sum(len(doomed[name]) for name in crawl.completed)
+    ctx.progress.note(f"{'deleted' if ctx.args.force else 'dry run: would delete'} {count} "
+                      f"image(s), kept {kept}, in {len(crawl.completed)} context(s)")  # fmt: skip
+    _failed_accounts(crawl, ctx)
+
+
 async def images_prune(ctx: Context) -> None:
     """``images prune``: keep the newest matching images, delete (or list) the rest."""
     a = ctx.args
+    if ctx.accounts:
+        await _prune_accounts(ctx)
+        return
     prune: Prune = a.prune  # built and checked by _main before any request
     paginator = ctx.client.images.list(private=True, tag_name=a.tag)
     if not a.force:

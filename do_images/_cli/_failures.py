@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+from pathlib import Path
 
 import attrs
 from yarl import URL
@@ -32,7 +34,8 @@ EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_TIMEOUT = 4
 EXIT_FAILED = 5
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141
 #: Error class -> exit code; the first match (in this order) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -45,6 +48,43 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ValueError, EXIT_USAGE),  # the SDK refuses bad arguments before sending anything
     (TypeError, EXIT_USAGE),
 )
+
+
+#: The SDK's parameter names (in its argument errors) and what the command line calls them.
+CLI_TERMS = {
+    "image_id_or_slug": "ID_OR_SLUG",
+    "image_id": "IMAGE_ID",
+    "action_id": "ACTION_ID",
+    "per_page": "--per-page",
+    "tag_name": "--tag",
+    "transfer_id": "--transfer-id",
+    "recipient_email": "--email",
+    "recipient_uuid": "--team-uuid",
+    "poll_interval": "--poll-interval",
+    "concurrency": "--concurrency",
+    "max_retries": "--max-retries",
+    "name": "--name",
+    "url": "--url",
+    "region": "--region",
+    "tags": "--tag",
+    "distribution": "--distribution",
+    "description": "--description",
+}
+_SDK_NAMES = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CLI_TERMS)) + r")(?![\w-])")
+
+
+def in_cli_terms(message: str) -> str:
+    """An SDK argument error as the command line says it (``per_page`` -> ``--per-page``)."""
+    return _SDK_NAMES.sub(lambda m: CLI_TERMS[m.group(1)], message)
+
+
+def _raised_by_the_sdk(error: BaseException) -> bool:
+    """Whether `error` was raised outside the command line's own code (its messages already
+    speak in the command line's terms)."""
+    frame, tb = None, error.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+    return frame is not None and "_cli" not in Path(frame.f_code.co_filename).parts
 
 
 class Failure(Exception):
@@ -96,8 +136,9 @@ def describe(error: BaseException, setting: Setting) -> tuple[int, str]:
             text += f" (the token came from {setting.token_source}: is it valid and unexpired?)"
         elif isinstance(error, APIConnectionError):
             text = _connection(error, setting)
-        elif isinstance(error, ValueError):
+        elif isinstance(error, (ValueError, TypeError)):
             text = text.replace("pass allow_insecure_http=True", "pass --allow-insecure-http")
+            text = in_cli_terms(text) if _raised_by_the_sdk(error) else text
         elif code == EXIT_INTERNAL:
             text = f"{type(error).__name__}: {text}"
     return code, safe(text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -17,13 +17,36 @@ MAX_LISTED = 3  # more regions or tags than this show as a count in tables
 
 @attrs.frozen
 class Deletion:
-    """The outcome of deleting one image."""
+    """The outcome of deleting one image (``images delete`` knows only its id)."""
 
     id: int
     result: str  # "deleted", "would delete" or "failed"
     error: str | None = None
+
+
+@attrs.frozen
+class Pruned(Deletion):
+    """The outcome of pruning one image: its name and date too, from the listing."""
+
     name: str | None = None
     created_at: datetime | None = None
+
+
+@attrs.frozen
+class AuthContext:
+    """One auth context of doctl's config file (never its token)."""
+
+    name: str
+    current: bool
+    has_token: bool
+
+
+@attrs.frozen
+class InContext:
+    """A result of one of several accounts: the context it came from, and the result."""
+
+    context: str
+    item: object
 
 
 @attrs.frozen
@@ -42,7 +65,8 @@ def short(value: object, noun: str = "items") -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value)) if len(value) <= MAX_LISTED else f"{len(value)} {noun}"
+        items = cast("Sequence[object]", value)
+        return ",".join(map(str, items)) if len(items) <= MAX_LISTED else f"{len(items)} {noun}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -55,7 +79,7 @@ def full(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
+        return ",".join(map(str, cast("Sequence[object]", value)))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -94,7 +118,7 @@ class Layout:
         """The columns `names` (``"ID,Name"``, any case) selects; the default ones for None."""
         wanted = self.default if names is None else [n for n in names.split(",") if n.strip()]
         by_key = {column.key(): column for column in self.columns}
-        picked = []
+        picked: list[Column] = []
         for name in wanted:
             column = by_key.get(_key(name.strip()))
             if column is None:
@@ -179,3 +203,22 @@ TRANSFER = _layout(
         Column("RESULT", _attr("result")),
     ]
 )
+AUTH = _layout(
+    [
+        Column("NAME", _attr("name"), cuttable=False),
+        Column("CURRENT", _attr("current")),
+        Column("TOKEN", lambda c: "set" if c.has_token else "none"),
+    ]
+)
+
+
+def in_context(layout: Layout) -> Layout:
+    """`layout` for results of several accounts: a CONTEXT column first, then the result's."""
+    columns = [Column("CONTEXT", _attr("context"))]
+    for column in layout.columns:
+        columns.append(attrs.evolve(column, value=_inner(column.value)))
+    return Layout(tuple(columns), ("CONTEXT", *layout.default))
+
+
+def _inner(value: Callable[[Any], object]) -> Callable[[Any], object]:
+    return lambda row: value(row.item)

@@ -11,11 +11,11 @@ import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import attrs
 
-from ._layouts import Column, full
+from ._layouts import Column, InContext, full
 from ._progress import Progress
 from ._text import cut, pad, safe, width
 
@@ -30,7 +30,10 @@ Batch = tuple[Sequence[object], "int | None"]  # results, and the total expected
 
 
 def plain(value: object) -> Any:
-    """JSON-ready data of a result (datetimes as ISO 8601), the shape the SDK decodes from."""
+    """JSON-ready data of a result (datetimes as ISO 8601), the shape the SDK decodes from;
+    a result of one of several accounts has its ``context`` first."""
+    if isinstance(value, InContext):
+        return {"context": value.context, **plain(value.item)}
     if attrs.has(type(value)):
         return attrs.asdict(value, value_serializer=_serialize)  # type: ignore[arg-type]
     return value
@@ -39,7 +42,7 @@ def plain(value: object) -> Any:
 def _serialize(_: object, __: object, value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
-    return list(value) if isinstance(value, tuple) else value
+    return list(cast("tuple[object, ...]", value)) if isinstance(value, tuple) else value
 
 
 def terminal_columns(stream: TextIO) -> int | None:
@@ -101,8 +104,10 @@ class Output:
     # -- the four formats -----------------------------------------------------------------
 
     def _fit(self, cells: list[list[str]]) -> list[int]:
-        """Widths from the first rows (and the header): later rows are cut to them."""
-        natural, floors = [], []
+        """Widths from the first rows (and the header): later rows are cut to them, but for
+        the last column's."""
+        natural: list[int] = []
+        floors: list[int] = []
         for i, column in enumerate(self._columns):
             w = max([width(column.name) if self._header else 1, *(width(r[i]) for r in cells)])
             if column.cuttable:
@@ -117,9 +122,14 @@ class Output:
             self._widths = self._fit(cells)
             if self._header:
                 cells.insert(0, [c.name for c in self._columns])
-        lines = []
-        for line in cells:
-            padded = (pad(cut(cell, w), w) for cell, w in zip(line, self._widths, strict=True))
+        *widths, last = self._widths
+        bound = MAX_CELL if self._columns[-1].cuttable else None
+        lines: list[str] = []
+        for *line, end in cells:
+            padded = [pad(cut(cell, w), w) for cell, w in zip(line, widths, strict=True)]
+            # Nothing follows the last column: a later, longer cell (an error's reason) runs
+            # on rather than being cut to the first rows' width.
+            padded.append(end if bound is None else cut(end, max(last, bound)))
             text = GAP.join(padded).rstrip()
             lines.append(text if self._limit is None else cut(text, self._limit))
         return "".join(line + "\n" for line in lines)
@@ -157,6 +167,15 @@ class Output:
             self._write(json.dumps(plain(value), indent=2) + "\n")
         else:
             self._rows([value])
+
+    def all(self, rows: Sequence[object]) -> None:
+        """A complete list of results at once (a table sized from every row)."""
+        if self.fmt == "json":
+            self._write(json.dumps([plain(row) for row in rows], indent=2) + "\n")
+        elif rows:
+            self._rows(rows)
+        elif self._header and self.fmt in ("table", "text"):
+            self._rows_header_only()
 
     async def stream(self, batches: AsyncGenerator[Batch, None], noun: str) -> int:
         """Every result of `batches` as it arrives (progress: ``noun: count/total``); the count.

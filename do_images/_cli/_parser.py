@@ -10,21 +10,64 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 from do_images import __version__
+from do_images._windows import RateWindow
 
 from . import _commands as cmd
 from . import _layouts as layouts
+from . import _local as local
 from ._output import FORMATS
 
 Handler = Callable[[cmd.Context], Awaitable[None]]
-Group: TypeAlias = (
-    "argparse._SubParsersAction[argparse.ArgumentParser]"  # not subscriptable at runtime
-)
+Local = Callable[[local.Run], None]  # a command that sends no request
+Group: TypeAlias = "argparse._SubParsersAction[Parser]"  # pyright: ignore[reportPrivateUsage]
 EPILOG = """\
+the token: -t/--access-token, else --context NAME (a context of doctl's config file), else
+$DIGITALOCEAN_TOKEN or $DIGITALOCEAN_ACCESS_TOKEN, else $DIGITALOCEAN_CONTEXT, else the config's
+current context (see: do-images auth list).
+
 exit codes: 0 success, 2 usage error or deletion not confirmed, 3 API or connection error,
-4 wait timed out, 5 action or image import failed, 130 interrupted.
+4 wait timed out, 5 action or image import failed, 130 interrupted (Ctrl-C),
+141 output closed early (e.g. | head), 143 terminated (SIGTERM).
 
 first command (no token needed):  do-images --emulator images list --type distribution
 """
+LEAF_EPILOG = """\
+columns for --format: {columns}
+
+global options (-o, --format, -t, --context, --api-url, --trace, ...) work here too:
+see do-images --help
+"""
+
+
+class Columns(tuple[str, ...]):
+    """``--format``'s choices as shell completion offers them: the column names. Any value
+    passes argparse's check; `Layout.pick` says what is wrong with a bad one."""
+
+    def __contains__(self, value: object) -> bool:
+        return True
+
+
+class Parser(argparse.ArgumentParser):
+    """A parser whose help leaves out the global options a subcommand repeats (they still
+    parse and complete there; ``do-images --help`` lists them once)."""
+
+    repeated: tuple[object, ...] = ()
+
+    def _without_repeated(self, render: Callable[[], str]) -> str:
+        groups, actions = self._action_groups, self._actions
+        hidden = {id(a) for g in self.repeated for a in getattr(g, "_group_actions", ())}
+        self._action_groups = [g for g in groups if g not in self.repeated]
+        self._actions = [a for a in actions if id(a) not in hidden]
+        try:
+            return render()
+        finally:
+            self._action_groups, self._actions = groups, actions
+
+    def format_help(self) -> str:
+        return self._without_repeated(super().format_help)
+
+    def format_usage(self) -> str:
+        return self._without_repeated(super().format_usage)
 
 
 def positive(text: str) -> float:
@@ -38,21 +81,19 @@ def positive(text: str) -> float:
     return value
 
 
-def window(text: str) -> tuple[int, float]:
-    """An argparse type: ``N/SECONDS``, a sliding window of at most N requests."""
-    count, sep, seconds = text.partition("/")
+def window(text: str) -> RateWindow:
+    """An argparse type: ``REQUESTS/SECONDS``, a sliding window (RateWindow's own checks)."""
     try:
-        pair = (int(count), float(seconds))
-    except ValueError:
-        pair = (0, 0.0)
-    if not sep or pair[0] < 1 or not 0 < pair[1] < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected N/SECONDS such as 250/60, not {text!r}")
-    return pair
+        return RateWindow.parse(text)
+    except ValueError as error:  # argparse shows only an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """The options every command takes. Leaves repeat them with SUPPRESS defaults, so a value
-    given after the subcommand overrides one given before it and an absent one changes nothing."""
+def _global(parser: Parser, *, layout: layouts.Layout | None = None) -> None:
+    """The options every command takes. Leaves (those with a `layout`) repeat them with
+    SUPPRESS defaults, so a value given after the subcommand overrides one given before it and
+    an absent one changes nothing; their help leaves them out."""
+    top = layout is None
 
     def add(group: Any, *flags: str, default: Any = None, **kw: Any) -> None:
         group.add_argument(*flags, default=default if top else argparse.SUPPRESS, **kw)
@@ -70,7 +111,9 @@ def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         out,
         "--format",
         metavar="COL,COL",
-        help="columns to show, in order (any case; e.g. ID,Name,Created)",
+        choices=None if layout is None else Columns(c.name for c in layout.columns),
+        help="columns to show, in order (any case; e.g. ID,Name,Created); each command's "
+        "--help lists its columns",
     )
     add(
         out,
@@ -87,13 +130,31 @@ def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=False,
         help="log lines of the do_images logger (never the token); tracebacks on errors",
     )
+    add(
+        out,
+        "--trace",
+        action="store_true",
+        default=False,
+        help="one stderr line per HTTP attempt: method, path, status, time, what happens next",
+    )
     net = parser.add_argument_group("connection")
     add(
         net,
+        "-t",
+        "--access-token",
         "--token",
-        help="API token (default: $DIGITALOCEAN_TOKEN, then $DIGITALOCEAN_ACCESS_TOKEN)",
+        dest="token",
+        metavar="TOKEN",
+        help="API token (default: see the token's precedence below)",
     )
-    add(net, "--base-url", metavar="URL", help="API root (default https://api.digitalocean.com)")
+    add(net, "--context", metavar="NAME", action="append",
+        help="use this auth context's token from doctl's config file (see: auth list); "
+        "images list and prune take several")  # fmt: skip
+    add(net, "-c", "--config", metavar="PATH",
+        help="doctl's config file, read only (default: $XDG_CONFIG_HOME/doctl/config.yaml, "
+        "~/.config/doctl/config.yaml; macOS: ~/Library/Application Support/doctl/...)")  # fmt: skip
+    add(net, "-u", "--api-url", "--base-url", dest="base_url", metavar="URL",
+        help="API root (default https://api.digitalocean.com)")  # fmt: skip
     add(
         net,
         "--allow-insecure-http",
@@ -136,8 +197,8 @@ def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--rate-limit",
         type=window,
         action="append",
-        metavar="N/SECONDS",
-        help="client-side window: at most N requests per SECONDS (repeatable; "
+        metavar="REQUESTS/SECONDS",
+        help="client-side window: at most REQUESTS per SECONDS (repeatable; "
         "default 250/60 and 5000/3600, DigitalOcean's limits)",
     )
     add(net, "--no-rate-limit", action="store_true", default=False,
@@ -149,11 +210,16 @@ def _group(sub: Group, name: str, help: str, description: str) -> Group:
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
-def _leaf(
-    group: Group, name: str, handler: Handler, help: str, layout: layouts.Layout
-) -> argparse.ArgumentParser:
-    parser = group.add_parser(name, help=help, description=help)
-    _global(parser, top=False)
+def _leaf(group: Group, name: str, handler: Handler | Local, help: str,
+          layout: layouts.Layout) -> Parser:  # fmt: skip
+    columns = ", ".join(c.name for c in layout.columns)
+    parser = group.add_parser(name, help=help, description=help,
+                              epilog=LEAF_EPILOG.format(columns=columns),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    assert isinstance(parser, Parser)
+    before = list(parser._action_groups)
+    _global(parser, layout=layout)
+    parser.repeated = tuple(g for g in parser._action_groups if g not in before)
     parser.set_defaults(handler=handler, layout=layout)
     return parser
 
@@ -182,10 +248,17 @@ def _ids(parser: argparse.ArgumentParser, *names: str) -> None:
         parser.add_argument(name.lower(), type=int, metavar=name)
 
 
+def _all_contexts(parser: Parser) -> None:
+    parser.add_argument("--all-contexts", action="store_true",
+                        help="every context of doctl's config that has a token, at once (as "
+                        "several --context do); adds a CONTEXT column")  # fmt: skip
+
+
 def _images(sub: Group) -> None:
     group = _group(sub, "images", "list, get, import, update, delete, prune images",
                    "Distributions, applications, snapshots, backups, custom images.")  # fmt: skip
     p = _leaf(group, "list", cmd.images_list, "list images", layouts.IMAGE)
+    _all_contexts(p)
     p.add_argument("--type", choices=("distribution", "application"), help="public images only")
     p.add_argument("--private", action="store_true", help="only your own images")
     p.add_argument("--tag", metavar="NAME", help="only images with this tag")
@@ -214,6 +287,7 @@ def _images(sub: Group) -> None:
     p = _leaf(group, "prune", cmd.images_prune,
               "keep the N newest of your matching snapshots and custom images, delete the "
               "rest (a dry run without --force)", layouts.PRUNE)  # fmt: skip
+    _all_contexts(p)
     p.add_argument("--keep", type=int, required=True, metavar="N",
                    help="how many of the newest matching images to keep")  # fmt: skip
     p.add_argument("--name-prefix", metavar="P", help="only images whose name starts with P")
@@ -273,21 +347,33 @@ def _transfers(sub: Group) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; each leaf sets ``handler`` (a coroutine of `_commands`) and
     ``layout`` (its result's columns)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="do-images",
         description="DigitalOcean Images from the command line (built on the do_images SDK).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _global(parser, top=True)
+    _global(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _images(sub)
     _actions(sub)
     _transfers(sub)
-    group = sub.add_parser("rate-limit", help="show the token's API quota (one cheap request)")
-    _global(group, top=False)
-    group.set_defaults(handler=cmd.rate_limit, layout=layouts.RATE_LIMIT)
+    _leaf(sub, "rate-limit", cmd.rate_limit, "show the token's API quota (one cheap request)",
+          layouts.RATE_LIMIT)  # fmt: skip
+    group = _group(
+        sub,
+        "auth",
+        "the auth contexts of doctl's config file (read only)",
+        "doctl's contexts, as --context and $DIGITALOCEAN_CONTEXT name them.",
+    )
+    _leaf(group, "list", local.auth_list,
+          "list the contexts (the current one marked); never a token", layouts.AUTH)  # fmt: skip
+    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh, fish)",
+                       description="Print a completion script for SHELL; see docs/cli.md for "
+                       "where to put it.")  # fmt: skip
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL",
+                   help="bash, zsh or fish")  # fmt: skip
     # Everything after `emulator` goes to do_images.testing.serve (add_help=False passes -h on).
     sub.add_parser("emulator", add_help=False, help="serve the emulator in the foreground "
                    "(its options: emulator --help)")  # fmt: skip

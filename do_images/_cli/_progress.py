@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TextIO
 
@@ -55,7 +55,7 @@ class Progress:
         self._stream.flush()
 
     @asynccontextmanager
-    async def ticking(self, label: str) -> AsyncIterator[None]:
+    async def ticking(self, label: str) -> AsyncGenerator[None]:
         """Show `label` with the seconds elapsed while the body runs (e.g. a wait)."""
         if not self.enabled:
             yield

@@ -14,12 +14,14 @@ from datetime import datetime, timedelta, timezone
 
 from do_images import Image
 
-from ._layouts import Deletion
+from ._layouts import Pruned
 from ._output import Batch
 
 #: The API deletes snapshots and custom images; backups belong to their Droplet's schedule.
 PRUNABLE = ("snapshot", "custom")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: The longest --older-than: older than DigitalOcean itself, and far from datetime's limits.
+MAX_AGE = timedelta(days=100 * 366)
 
 
 def age(text: str) -> timedelta:
@@ -28,7 +30,11 @@ def age(text: str) -> timedelta:
     if match is None:
         raise ValueError(f"--older-than: expected a number and a unit (s, m, h, d, w) such as "
                          f"30d, not {text!r}")  # fmt: skip
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_AGE.total_seconds():
+        raise ValueError(f"--older-than: {text.strip()!r} is longer than any image's age "
+                         f"(at most {MAX_AGE.days}d)")  # fmt: skip
+    return timedelta(seconds=seconds)
 
 
 class Prune:
@@ -39,13 +45,18 @@ class Prune:
         keep: int,
         *,
         name_prefix: str | None = None,
-        tagged: bool = False,
+        tag: str | None = None,
         older_than: timedelta | None = None,
         now: datetime | None = None,
     ) -> None:
         if keep < 0:
             raise ValueError(f"--keep must be 0 or more, not {keep}")
-        if name_prefix is None and not tagged and older_than is None:
+        for flag, value in (("--name-prefix", name_prefix), ("--tag", tag)):
+            # An unset shell variable gives "": a filter that would match every image.
+            if value is not None and not value.strip():
+                raise ValueError(f"{flag} is empty: it would match every image; give a value "
+                                 "or leave the option out")  # fmt: skip
+        if name_prefix is None and tag is None and older_than is None:
             raise ValueError(
                 "prune needs a filter (--name-prefix, --tag or --older-than): "
                 "it will not choose among all your images"
@@ -78,14 +89,18 @@ class Prune:
             return image
         return heapq.heappushpop(self._newest, entry)[2]
 
+    def offer(self, image: Image) -> Pruned | None:
+        """Offer one listed image: the one that will not be kept (``would delete``), if any."""
+        gone = self._push(image) if self.matches(image) else None
+        return None if gone is None else Pruned(gone.id or 0, "would delete", None, gone.name,
+                                                gone.created_at)  # fmt: skip
+
     async def walk(self, pages: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, None]:
         """For each page of images, the images that will not be kept (as ``would delete``)."""
         async with aclosing(pages):
             async for items, _ in pages:
-                gone = [old for image in items if isinstance(image, Image) and self.matches(image)
-                        if (old := self._push(image)) is not None]  # fmt: skip
-                yield [Deletion(i.id or 0, "would delete", None, i.name, i.created_at)
-                       for i in gone], None  # fmt: skip
+                offered = (self.offer(i) for i in items if isinstance(i, Image))
+                yield [gone for gone in offered if gone is not None], None
 
 
 def _now() -> datetime:

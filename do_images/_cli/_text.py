@@ -58,7 +58,8 @@ def cut(text: str, limit: int) -> str:
         return text
     if limit <= 0:
         return ""
-    kept, used = [], 0
+    kept: list[str] = []
+    used = 0
     for char in text:
         w = _char_width(char)
         if used + w > limit - 1:

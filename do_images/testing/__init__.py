@@ -9,6 +9,6 @@ standalone; ``pytest_plugins = ["do_images.testing.pytest_plugin"]`` gives a fix
 from ._cli import serve
 from ._faults import Fault
 from ._records import RecordedRequest
-from ._server import Emulator
+from ._server import STANDALONE_REQUEST_LOG, Emulator
 
-__all__ = ["Emulator", "Fault", "RecordedRequest", "serve"]
+__all__ = ["STANDALONE_REQUEST_LOG", "Emulator", "Fault", "RecordedRequest", "serve"]

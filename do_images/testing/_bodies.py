@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -10,17 +10,17 @@ from ._errors import bad_request, unprocessable
 from ._vocab import DISTRIBUTIONS, REGION_SLUGS
 
 _MISSING = object()
+#: What decoding a client's body can raise: malformed JSON, invalid UTF-8 inside a string,
+#: nesting deeper than the decoder recurses.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; DO's 400 for anything else (empty, invalid, not an object)."""
     try:
-        body = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+        return msgspec.json.decode(raw, type=dict[str, Any])
+    except JSON_ERRORS:  # a body that is not an object fails validation, a DecodeError too
         raise bad_request() from None
-    if not isinstance(body, dict):
-        raise bad_request()
-    return body
 
 
 def _string(body: dict[str, Any], field: str, *, required: bool, blank: bool = True) -> str | None:
@@ -74,19 +74,25 @@ def custom_image(body: dict[str, Any]) -> dict[str, Any]:
     if not url.lower().startswith(("http://", "https://")):
         raise unprocessable("url must be an http or https URL")
     region = _region(body, required=True)
-    tags = body.get("tags")
-    if tags is not None and (
-        not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)
-    ):
-        raise unprocessable("tags must be an array of non-empty strings")
+    tags = _tags(body)
     return {
         "name": name,
         "url": url,
         "region": region,
         "distribution": _distribution(body) or "Unknown",
         "description": _string(body, "description", required=False) or "",
-        "tags": list(tags or []),
+        "tags": tags,
     }
+
+
+def _tags(body: dict[str, Any]) -> list[str]:
+    tags: object = body.get("tags")
+    if tags is None:
+        return []
+    items = cast("list[object]", tags) if isinstance(tags, list) else None
+    if items is None or not all(isinstance(t, str) and t for t in items):
+        raise unprocessable("tags must be an array of non-empty strings")
+    return [str(t) for t in items]
 
 
 def image_update(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,18 +8,16 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ._server import DEFAULT_RATE_LIMITS, Emulator
+from do_images._windows import DIGITALOCEAN_LIMITS, RateWindow
+
+from ._server import STANDALONE_REQUEST_LOG, Emulator
 
 
-def _window(text: str) -> tuple[int, float]:
-    count, sep, seconds = text.partition("/")
+def _window(text: str) -> RateWindow:
     try:
-        window = (int(count), float(seconds))
-    except ValueError:
-        window = (0, 0.0)
-    if not sep or window[0] < 1 or window[1] <= 0:
-        raise argparse.ArgumentTypeError(f"expected COUNT/SECONDS such as 250/60, not {text!r}")
-    return window
+        return RateWindow.parse(text)
+    except ValueError as error:  # argparse shows only an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _account(text: str) -> tuple[str, str]:
@@ -59,14 +57,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1,
                    help="GETs an import or action takes to finish (default 1)")  # fmt: skip
     p.add_argument("--no-rate-limit", action="store_true", help="disable rate limiting")
-    p.add_argument("--rate-limit", type=_window, action="append", metavar="COUNT/SECONDS",
+    p.add_argument("--rate-limit", type=_window, action="append", metavar="REQUESTS/SECONDS",
                    help="a sliding window (repeatable); default 250/60 and 5000/3600")  # fmt: skip
+    p.add_argument("--request-log", type=int, default=STANDALONE_REQUEST_LOG, metavar="N",
+                   help="keep the newest N requests in the log, drop older ones "
+                   f"(default {STANDALONE_REQUEST_LOG})")  # fmt: skip
     return p
 
 
 async def _run(args: argparse.Namespace) -> None:
-    limits: Sequence[tuple[int, float]] = (
-        () if args.no_rate_limit else (args.rate_limit or DEFAULT_RATE_LIMITS)
+    limits: Sequence[RateWindow] = (
+        () if args.no_rate_limit else (args.rate_limit or DIGITALOCEAN_LIMITS)
     )
     tokens = dict(args.account) if args.account else None
     emulator = Emulator(
@@ -78,9 +79,10 @@ async def _run(args: argparse.Namespace) -> None:
         rate_limits=limits,
         latency=args.latency_ms / 1000.0,
         steps=args.steps,
+        request_log_size=args.request_log,
     )
     if args.images > 0:
-        emulator.add_images(args.images) if args.images <= 1000 else _bulk(emulator, args.images)
+        emulator.add_images(args.images)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,11 +103,6 @@ async def _run(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
-def _bulk(emulator: Emulator, count: int) -> None:
-    # Skip building the returned copies: 100,000 images load in well under a second this way.
-    emulator._store.add_many(count, "distribution", None, {})
-
-
 def serve(argv: list[str] | None = None, prog: str = "python -m do_images.testing") -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and serve until SIGINT/SIGTERM; the exit code.
 
@@ -114,6 +111,9 @@ def serve(argv: list[str] | None = None, prog: str = "python -m do_images.testin
     args = _parser(prog).parse_args(argv)
     if args.images < 0 or args.latency_ms < 0 or args.steps < 0:
         print("--images, --latency-ms and --steps must not be negative", file=sys.stderr)
+        return 2
+    if args.request_log < 1:
+        print("--request-log must be 1 or more", file=sys.stderr)
         return 2
     try:
         asyncio.run(_run(args))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,7 +23,8 @@ class Context:
     faults: FaultPlan
     tokens: Mapping[str, str] | None = None
     latency: float = 0.0
-    requests: list[RecordedRequest] = field(default_factory=list)
+    # The request log; its maxlen (if any) is the bound: older entries are dropped.
+    requests: deque[RecordedRequest] = field(default_factory=deque[RecordedRequest])
 
     def account_for(self, authorization: str | None) -> str | None:
         """The account a ``Bearer`` Authorization header names, or None (→ 401)."""

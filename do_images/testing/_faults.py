@@ -29,7 +29,7 @@ class Fault:
     status: int = 500
     body: bytes | None = None
     content_type: str | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict[str, str])
     delay: float = 0.0
     times: int | None = 1
     method: str | None = None

@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ._bodies import JSON_ERRORS
 from ._context import CONTEXT, Context
 from ._errors import ApiError, error_body
 from ._faults import NON_JSON_BODY, Fault, truncated_json
@@ -73,7 +74,7 @@ def _fault_response(fault: Fault, request: web.Request, request_id: str) -> web.
 def _parse_json(raw: bytes) -> Any:
     try:
         return msgspec.json.decode(raw) if raw else None
-    except msgspec.DecodeError:
+    except JSON_ERRORS:
         return None
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import attrs
+
+from do_images._windows import RateWindow, rate_windows
 
 # Reported when limits are disabled, so every answer still carries the headers.
 _NOMINAL_LIMIT = 5000
@@ -29,17 +31,13 @@ class RateLimiter:
 
     def __init__(
         self,
-        windows: Sequence[tuple[int, float]],
+        windows: Iterable[RateWindow | tuple[int, float]],
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        for count, seconds in windows:
-            if count < 1 or seconds <= 0:
-                raise ValueError(
-                    f"rate limit windows need count >= 1 and seconds > 0, not {(count, seconds)!r}"
-                )
-        self._windows = sorted(((int(c), float(s)) for c, s in windows), key=lambda w: w[1])
+        checked = rate_windows(windows)  # nan, inf, 0 refused here, not answered as 500s later
+        self._windows = sorted(((w.max_requests, w.seconds) for w in checked), key=lambda w: w[1])
         self._hits: dict[str, list[deque[float]]] = {}
         self._clock = clock
         self._wall = wall

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 
@@ -14,9 +12,16 @@ class RecordedRequest:
     """
 
     method: str
+    """The HTTP method, e.g. ``"GET"``."""
     path: str
+    """The path, e.g. ``"/v2/images/160000029"``."""
     query: dict[str, str]
-    json: Any
+    """The query parameters (the last value of a repeated one)."""
+    json: object
+    """The decoded JSON body; None without one, or when it was not JSON."""
     account: str | None
+    """The account the bearer token names; None for an unknown or missing token."""
     status: int
+    """The status answered; 0 for a dropped connection."""
     fault: str | None = None
+    """The kind of the injected `Fault` applied, if any."""

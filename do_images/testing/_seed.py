@@ -77,14 +77,16 @@ def public_catalogue() -> list[tuple[str, dict[str, Any]]]:
 
 
 def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
-    """``(kind, fields)`` of the default account's images: snapshots, a backup, a custom one."""
+    """``(kind, fields)`` of the default account's images: snapshots (two of web-01), a
+    backup, a custom one."""
     return [
         ("snapshot", {"name": "web-01 2024-11-02", "regions": ["nyc3"], "tags": ["prod"],
                       "created_at": "2024-11-02T08:15:00Z", "size_gigabytes": 2.41}),
         ("snapshot", {"name": "db-01 before upgrade", "regions": ["nyc3", "ams3"],
                       "created_at": "2024-11-20T22:41:13Z", "min_disk_size": 50,
                       "size_gigabytes": 11.7}),
-        ("snapshot", {"name": "staging-web 2025-01-08", "regions": ["fra1"], "tags": ["staging"],
+        # A later snapshot of web-01: `images prune --keep 1 --name-prefix web-01` prunes one.
+        ("snapshot", {"name": "web-01 2025-01-08", "regions": ["fra1"], "tags": ["staging"],
                       "created_at": "2025-01-08T12:02:55Z", "size_gigabytes": 1.97}),
         ("backup", {"name": "web-01 2025-01-12", "regions": ["nyc3"],
                     "created_at": "2025-01-12T04:10:09Z", "size_gigabytes": 2.52}),
@@ -94,17 +96,7 @@ def private_catalogue() -> list[tuple[str, dict[str, Any]]]:
     ]  # fmt: skip
 
 
-def _created_at(image_id: int) -> str:
-    # Deterministic, increasing with the id: one minute apart, from 2023-01-01 on.
-    minutes = image_id % 1_000_000
-    days, rem = divmod(minutes, 1440)
-    year = 2023 + days // 336
-    month = 1 + (days % 336) // 28
-    day = 1 + days % 28
-    return f"{year:04d}-{month:02d}-{day:02d}T{rem // 60:02d}:{rem % 60:02d}:00Z"
-
-
-def default_fields(kind: str, image_id: int) -> dict[str, Any]:
+def default_fields(kind: str, image_id: int, created_at: str) -> dict[str, Any]:
     """A complete image object for ``kind``, in DigitalOcean's key order."""
     public = kind in PUBLIC_KINDS
     if kind == "distribution":
@@ -120,7 +112,7 @@ def default_fields(kind: str, image_id: int) -> dict[str, Any]:
         "slug": slug,
         "public": public,
         "regions": list(PUBLIC_REGIONS) if regions is None else regions,
-        "created_at": _created_at(image_id),
+        "created_at": created_at,
         "type": TYPE_ATTRIBUTE[kind],
         "min_disk_size": 15 if public else 25,
         "size_gigabytes": 1.36 if public else 2.34,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Literal
 
 import msgspec
 from aiohttp import web
 from yarl import URL
+
+from do_images import Image
+from do_images._convert import decode_one
+from do_images._windows import DIGITALOCEAN_LIMITS, RateWindow
 
 from ._app import build_app
 from ._context import Context
@@ -18,7 +23,12 @@ from ._records import RecordedRequest
 from ._seed import private_catalogue, public_catalogue
 from ._state import DEFAULT_ACCOUNT, Store
 
-DEFAULT_RATE_LIMITS: tuple[tuple[int, float], ...] = ((250, 60.0), (5000, 3600.0))
+ImageKind = Literal["distribution", "application", "snapshot", "backup", "custom"]
+"""What an image is: public (distribution, application) or an account's own."""
+
+STANDALONE_REQUEST_LOG = 10_000
+"""How many requests the standalone emulator (``python -m do_images.testing``,
+``do-images emulator``) keeps in its log: the newest; older ones are dropped (~300 B each)."""
 
 
 class Emulator:
@@ -32,6 +42,7 @@ class Emulator:
     ``error_message``; ``fail_next_action()`` makes the next action end ``errored``.
     Accounts have a deterministic team uuid and email: ``account_uuid(name)``,
     ``account_email(name)`` (``"{name}@example.com"``); ``owner(image_id)`` names the holder.
+    ``request_log_size=N`` keeps only the newest N entries of ``requests`` (default: all).
     """
 
     def __init__(
@@ -40,13 +51,16 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: bool = True,
-        rate_limits: Sequence[tuple[int, float]] = DEFAULT_RATE_LIMITS,
+        rate_limits: Iterable[RateWindow | tuple[int, float]] = DIGITALOCEAN_LIMITS,
         tokens: Mapping[str, str] | None = None,
         latency: float = 0.0,
         steps: int = 1,
         random_seed: int | None = 0,
         seed_account: str | None = None,
+        request_log_size: int | None = None,
     ) -> None:
+        if request_log_size is not None and request_log_size < 1:
+            raise ValueError(f"request_log_size must be 1 or more, not {request_log_size}")
         if latency < 0:
             raise ValueError("latency must be >= 0")
         if steps < 0:
@@ -63,6 +77,7 @@ class Emulator:
             faults=FaultPlan(random_seed),
             tokens=dict(tokens) if tokens is not None else None,
             latency=latency,
+            requests=deque(maxlen=request_log_size),
         )
         self._runner: web.AppRunner | None = None
         self._url: URL | None = None
@@ -122,8 +137,9 @@ class Emulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received, in arrival order."""
-        return self._ctx.requests
+        """Every request received, in arrival order (a copy): with ``request_log_size=N``, only
+        the newest N."""
+        return list(self._ctx.requests)
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -132,28 +148,41 @@ class Emulator:
     # -- state --------------------------------------------------------------------------------
 
     def add_image(
-        self, *, kind: str = "distribution", account: str | None = None, **fields: Any
-    ) -> dict[str, Any]:
-        """Store one image; ``kind`` is distribution/application (public) or snapshot/backup/custom
-        (private to ``account``, default ``"default"``). ``fields`` override generated ones.
-        Returns the stored image object, ``id`` included."""
-        return self._store.add(kind, account, fields)
+        self, *, kind: ImageKind = "distribution", account: str | None = None, **fields: object
+    ) -> Image:
+        """Store one image and return it as a client reads it (``.id`` is its new id).
+
+        ``kind`` is distribution/application (public) or snapshot/backup/custom (private to
+        ``account``, default ``"default"``). ``fields`` are JSON values that override the
+        generated ones (e.g. ``name="web-01"``, ``created_at="2024-11-02T08:15:00Z"``); an
+        image is created now unless ``created_at`` says otherwise. To serve a field the API
+        never would (a client's decode error), add the image, then `set_image` the field."""
+        return _decoded(self._store.add(kind, account, fields))
 
     def add_images(
-        self, count: int, *, kind: str = "distribution", account: str | None = None, **fields: Any
-    ) -> list[dict[str, Any]]:
-        """Store ``count`` images like ``add_image`` (consecutive ids, listed in that order)."""
+        self,
+        count: int,
+        *,
+        kind: ImageKind = "distribution",
+        account: str | None = None,
+        **fields: object,
+    ) -> list[Image]:
+        """Store ``count`` images like `add_image`: consecutive ids, listed in that order, the
+        last created now and each one a second after the one before."""
         ids = self._store.add_many(count, kind, account, fields)
-        images: list[dict[str, Any]] = msgspec.json.decode(
-            msgspec.json.encode([self._store.images[i].data for i in ids])
-        )
-        return images
+        return [_decoded(self._store.images[i].data) for i in ids]
 
-    def image(self, image_id: int) -> dict[str, Any] | None:
-        """The current stored JSON of an image (None if deleted or unknown)."""
+    def image(self, image_id: int) -> Image | None:
+        """The stored image as a client reads it now (None if deleted or unknown)."""
+        data = self._store.snapshot(image_id)
+        return None if data is None else _decoded(data)
+
+    def image_json(self, image_id: int) -> dict[str, object] | None:
+        """The JSON object the emulator serves for the image now, exactly (None if deleted or
+        unknown): for tests of how a client decodes it."""
         return self._store.snapshot(image_id)
 
-    def set_image(self, image_id: int, **fields: Any) -> None:
+    def set_image(self, image_id: int, **fields: object) -> None:
         """Force fields of a stored image (forcing ``status`` ends a running import)."""
         self._store.force(image_id, fields)
 
@@ -190,3 +219,8 @@ class Emulator:
     def faults_served(self) -> int:
         """How many faults were actually applied to requests."""
         return self._ctx.faults.served
+
+
+def _decoded(data: Mapping[str, object]) -> Image:
+    """`data` as a client decodes it from an answer (the SDK's own decoder)."""
+    return decode_one(msgspec.json.encode({"image": data}), "image", Image, status=200)

@@ -9,7 +9,7 @@ import uuid
 from bisect import bisect_left, insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -24,12 +24,14 @@ FIRST_IMAGE_ID = 160_000_001
 FIRST_ACTION_ID = 2_300_000_001
 FIRST_TRANSFER_ID = 3_164_001
 _UUID_NAMESPACE = uuid.UUID("6f1c4b8e-9a55-4d0e-8f3e-d0d0d0c0ffee")
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 IMPORT_FAILURE = "Image import failed: the image could not be downloaded from the given url"
 
 
-def now_iso() -> str:
-    """The current UTC time in DigitalOcean's ``2014-11-14T16:29:21Z`` form."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_iso(earlier: float = 0.0) -> str:
+    """The current UTC time (less `earlier` seconds) in DigitalOcean's ``2014-11-14T16:29:21Z``
+    form."""
+    return (datetime.now(timezone.utc) - timedelta(seconds=earlier)).strftime(ISO)
 
 
 @dataclass
@@ -63,22 +65,22 @@ class Store:
     """Every image, action and transfer, indexed so a listing page costs O(page)."""
 
     steps: int = 1
-    images: dict[int, _Image] = field(default_factory=dict)
-    actions: dict[int, _Action] = field(default_factory=dict)
-    transfers: dict[int, _Transfer] = field(default_factory=dict)
-    accounts: dict[str, str] = field(default_factory=dict)  # name -> team uuid
+    images: dict[int, _Image] = field(default_factory=dict[int, _Image])
+    actions: dict[int, _Action] = field(default_factory=dict[int, _Action])
+    transfers: dict[int, _Transfer] = field(default_factory=dict[int, _Transfer])
+    accounts: dict[str, str] = field(default_factory=dict[str, str])  # name -> team uuid
     _public: dict[str, list[int]] = field(
         default_factory=lambda: {k: [] for k in sorted(PUBLIC_KINDS)}
     )
-    _private: dict[str, list[int]] = field(default_factory=dict)
-    _tags: dict[str, list[int]] = field(default_factory=dict)
-    _slugs: dict[str, int] = field(default_factory=dict)
-    _image_actions: dict[int, list[int]] = field(default_factory=dict)
-    _account_actions: dict[str, list[int]] = field(default_factory=dict)
+    _private: dict[str, list[int]] = field(default_factory=dict[str, list[int]])
+    _tags: dict[str, list[int]] = field(default_factory=dict[str, list[int]])
+    _slugs: dict[str, int] = field(default_factory=dict[str, int])
+    _image_actions: dict[int, list[int]] = field(default_factory=dict[int, list[int]])
+    _account_actions: dict[str, list[int]] = field(default_factory=dict[str, list[int]])
     _next_image: int = FIRST_IMAGE_ID
     _next_action: int = FIRST_ACTION_ID
     _next_transfer: int = FIRST_TRANSFER_ID
-    _fail_next: list[str] = field(default_factory=list)
+    _fail_next: list[str] = field(default_factory=list[str])
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -139,7 +141,7 @@ class Store:
         if image_id in self.images:
             raise ValueError(f"an image with id {image_id} already exists")
         self._next_image = max(self._next_image, image_id + 1)
-        data = default_fields(kind, image_id)
+        data = default_fields(kind, image_id, now_iso())
         data.update(fields)
         owner = None if kind in PUBLIC_KINDS else (account or DEFAULT_ACCOUNT)
         if owner is not None:
@@ -152,23 +154,29 @@ class Store:
     def add_many(
         self, count: int, kind: str, account: str | None, fields: Mapping[str, Any]
     ) -> list[int]:
-        """Store ``count`` images of ``kind`` with consecutive ids (bulk: 100,000 in under 1 s)."""
+        """Store ``count`` images of ``kind`` with consecutive ids (bulk: 100,000 in under 1 s),
+        created a second apart, the last one now (unless ``fields`` date them)."""
         if "id" in fields or count < 1:
             return [self.add(kind, account, fields)["id"] for _ in range(count)]
-        first = self.add(kind, account, fields)["id"]  # validates kind and fields once
+        dated = "created_at" not in fields
+        start = datetime.now(timezone.utc) - timedelta(seconds=count - 1)
+        first_fields = {"created_at": start.strftime(ISO), **fields}
+        first = self.add(kind, account, first_fields)["id"]  # validates kind and fields once
         template = self.images[first].data
         owner = self.images[first].account
         ids = list(range(first + 1, first + count))
         self._next_image = first + count
-        generated = [k for k in ("name", "slug", "created_at") if k not in fields]
-        for image_id in ids:
+        named = [k for k in ("name", "slug") if k not in fields]
+        for n, image_id in enumerate(ids, 1):
             data = dict(template)
             data["id"] = image_id
             data["regions"] = list(template["regions"])
             data["tags"] = list(template["tags"] or ())
-            defaults = default_fields(kind, image_id) if generated else {}
-            for key in generated:
+            defaults = default_fields(kind, image_id, "") if named else {}
+            for key in named:
                 data[key] = defaults[key]
+            if dated:
+                data["created_at"] = (start + timedelta(seconds=n)).strftime(ISO)
             img = _Image(data=data, kind=kind, account=owner)
             self.images[image_id] = img
             self._index(img)
@@ -247,7 +255,7 @@ class Store:
 
     def get_image(self, account: str, ref: str) -> dict[str, Any]:
         """An image by id (any visible) or slug (public only); each GET advances an import."""
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "²".isdigit() holds, but it is no number
             img = self._visible(account, int(ref))
         elif ref in self._slugs:
             img = self.images[self._slugs[ref]]
@@ -273,7 +281,7 @@ class Store:
 
     def create_custom(self, account: str, body: dict[str, Any]) -> dict[str, Any]:
         """Start a custom image import: status NEW, no regions until it is available."""
-        fields = {
+        fields: dict[str, object] = {
             "name": body["name"], "distribution": body["distribution"], "regions": [],
             "created_at": now_iso(), "min_disk_size": None, "size_gigabytes": None,
             "description": body["description"], "tags": body["tags"], "status": "NEW",
@@ -316,7 +324,7 @@ class Store:
         img = self._own(account, image_id)
         if kind == "convert" and img.kind != "backup":
             raise unprocessable("Only backups can be converted to snapshots.")
-        region = region or next(iter(img.data.get("regions") or []), "nyc3")
+        region = region or str(next(iter(img.data.get("regions") or []), "nyc3"))
         action_id = self._next_action
         self._next_action += 1
         action = _Action(

@@ -27,13 +27,18 @@ class Result:
     err: str
 
 
-def env() -> dict[str, str]:
-    """The test process's environment without any DigitalOcean token."""
+NO_CONFIG_HOME = "/nonexistent/do-images-tests"  # no doctl config of the machine is read
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any DigitalOcean token or doctl config (and
+    `extra` variables)."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith("DIGITALOCEAN_") and k != "COLUMNS"
     }
     clean["PYTHONUNBUFFERED"] = "1"
-    return clean
+    clean["XDG_CONFIG_HOME"] = NO_CONFIG_HOME
+    return clean | extra
 
 
 def run(*args: str, program: tuple[str, ...] = CLI) -> Result:
@@ -44,10 +49,10 @@ def run(*args: str, program: tuple[str, ...] = CLI) -> Result:
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-async def arun(*args: str) -> Result:
+async def arun(*args: str, extra_env: dict[str, str] | None = None) -> Result:
     """Run the command without blocking the event loop (so an in-process emulator answers)."""
     proc = await asyncio.create_subprocess_exec(
-        *CLI, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()
+        *CLI, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(**(extra_env or {}))
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)

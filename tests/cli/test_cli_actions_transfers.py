@@ -11,7 +11,7 @@ from .helpers import TOKEN, action, arun, one_error_line
 
 
 def _private(emu: Emulator, kind: str = "snapshot") -> str:
-    return str(emu.add_image(kind=kind, regions=["nyc3"])["id"])
+    return str(emu.add_image(kind=kind, regions=["nyc3"]).id)
 
 
 async def test_transfer_wait_list_and_get(emu: Emulator, cli: Cli) -> None:
@@ -23,7 +23,9 @@ async def test_transfer_wait_list_and_get(emu: Emulator, cli: Cli) -> None:
     assert result.code == 0, result.err
     done = action(json.loads(result.out))
     assert (done.type, done.status) == ("transfer", "completed")
-    assert "ams3" in (emu.image(int(image_id)) or {})["regions"]
+    transferred = emu.image(int(image_id))
+    assert transferred is not None
+    assert "ams3" in transferred.regions
     listed = await cli("actions", "list", image_id)
     assert listed.code == 0
     header, row = listed.out.splitlines()
@@ -57,7 +59,7 @@ async def test_errored_action_exits_5(emu: Emulator, cli: Cli) -> None:
 
 async def test_action_wait_timeout_exits_4() -> None:
     async with Emulator(steps=1000) as emu:
-        image_id = str(emu.add_image(kind="snapshot")["id"])
+        image_id = str(emu.add_image(kind="snapshot").id)
         base = ("--base-url", str(emu.url), "--token", TOKEN, "-o", "json")
         started = await arun(*base, "actions", "transfer", image_id, "--region", "ams3")
         action_id = str(json.loads(started.out)["id"])

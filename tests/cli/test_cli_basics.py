@@ -45,7 +45,7 @@ async def test_usage_errors_in_a_real_process() -> None:
         arun("images", "list", "--type", "snapshot"),
     )
     assert sdk.code == 2
-    assert "per_page" in one_error_line(sdk)
+    assert "--per-page must be" in one_error_line(sdk)
     assert parse.code == 2
     assert parse.err.startswith("usage: do-images images list")
     assert "Traceback" not in parse.err
@@ -61,6 +61,31 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("images", "actions", "transfers", "rate-limit", "emulator", "exit codes"):
         assert command in out
+    for code in ("130 interrupted", "141 output closed early", "143 terminated"):
+        assert code in " ".join(out.split())
+    for option in ("--output", "--access-token", "--context", "--api-url", "--trace"):
+        assert out.count(f"{option} ") + out.count(f"{option},") >= 1
+
+
+def test_global_options_are_listed_once_not_in_every_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main_help = ""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    main_help = capsys.readouterr().out
+    assert main_help.count("--max-retries N") == 2  # the usage line, and the option
+    with pytest.raises(SystemExit):
+        main(["images", "list", "--help"])
+    leaf = capsys.readouterr().out
+    assert "--max-retries" not in leaf
+    assert "see do-images --help" in leaf
+    columns = " ".join(leaf.split()).split("columns for --format: ")[1]
+    assert columns.startswith("ID, SLUG, NAME, TYPE, DISTRIBUTION, REGIONS, CREATED, STATUS,")
+    # ...and they still parse after the command:
+    with pytest.raises(SystemExit) as exited:
+        main(["images", "list", "--max-retries", "x"])
+    assert exited.value.code == 2
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +99,7 @@ def test_subcommand_help_shows_its_options(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["images", "create", "--help"])
     out = capsys.readouterr().out
-    for option in ("--name", "--url", "--region", "--wait", "--wait-timeout", "--output"):
+    for option in ("--name", "--url", "--region", "--wait", "--wait-timeout", "-o, --format"):
         assert option in out
 
 
@@ -95,8 +120,11 @@ USAGE_ERRORS: list[tuple[str, ...]] = [
 ]
 # Refused before anything is sent: (arguments, what the one error line names).
 EARLY_ERRORS: list[tuple[tuple[str, ...], str]] = [
-    (("--emulator", "images", "list", "--per-page", "0"), "per_page"),
-    (("--emulator", "images", "delete", "-3"), "image_id"),
+    (("--emulator", "images", "list", "--per-page", "0"), "--per-page must be"),
+    (("--emulator", "images", "delete", "-3"), "IMAGE_ID must be"),
+    (("--emulator", "images", "get", "0"), "ID_OR_SLUG must be"),
+    (("--emulator", "actions", "list", "0"), "IMAGE_ID must be"),
+    (("--emulator", "images", "update", "7", "--name", ""), "--name must not be empty"),
     (("--emulator", "images", "update", "7"), "at least one"),
     (
         ("--emulator", "images", "create", "--name", "x", "--url", "ftp://h/x", "--region", "x"),

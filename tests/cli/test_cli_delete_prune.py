@@ -12,7 +12,7 @@ from .helpers import TOKEN, on_terminal
 
 
 def _snapshots(emu: Emulator, count: int, **fields: object) -> list[int]:
-    return [emu.add_image(kind="snapshot", **fields)["id"] for _ in range(count)]
+    return [emu.add_image(kind="snapshot", **fields).id for _ in range(count)]
 
 
 def _deletes(emu: Emulator) -> list[str]:
@@ -74,11 +74,11 @@ async def test_prune_keeps_the_newest_matching_and_dry_runs_by_default(
 ) -> None:
     days = (5, 1, 4, 2, 3)  # listed in id order, not in age order
     nightly = [
-        emu.add_image(kind="snapshot", name=f"nightly-{d}", created_at=f"2025-03-0{d}T01:00Z")["id"]
+        emu.add_image(kind="snapshot", name=f"nightly-{d}", created_at=f"2025-03-0{d}T01:00Z").id
         for d in days
     ]
-    other = emu.add_image(kind="snapshot", name="keepme", created_at="2020-01-01T00:00:00Z")["id"]
-    backup = emu.add_image(kind="backup", name="nightly-0", created_at="2020-01-01T00:00:00Z")["id"]
+    other = emu.add_image(kind="snapshot", name="keepme", created_at="2020-01-01T00:00:00Z").id
+    backup = emu.add_image(kind="backup", name="nightly-0", created_at="2020-01-01T00:00:00Z").id
     args = ("images", "prune", "--keep", "2", "--name-prefix", "nightly-")
     dry = await cli("-o", "json", *args)
     assert dry.code == 0, dry.err
@@ -97,11 +97,11 @@ async def test_prune_keeps_the_newest_matching_and_dry_runs_by_default(
 
 
 async def test_prune_by_tag_and_age(emu: Emulator, cli: Cli) -> None:
-    old = emu.add_image(kind="custom", tags=["ci"], created_at="2021-01-01T00:00:00Z")["id"]
-    older = emu.add_image(kind="snapshot", tags=["ci"], created_at="2020-01-01T00:00:00Z")["id"]
+    old = emu.add_image(kind="custom", tags=["ci"], created_at="2021-01-01T00:00:00Z").id
+    older = emu.add_image(kind="snapshot", tags=["ci"], created_at="2020-01-01T00:00:00Z").id
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    fresh = emu.add_image(kind="snapshot", tags=["ci"], created_at=now)["id"]
-    untagged = emu.add_image(kind="snapshot", created_at="2019-01-01T00:00:00Z")["id"]
+    fresh = emu.add_image(kind="snapshot", tags=["ci"], created_at=now).id
+    untagged = emu.add_image(kind="snapshot", created_at="2019-01-01T00:00:00Z").id
     result = await cli("-o", "jsonl", "images", "prune", "--keep", "0", "--tag", "ci",
                        "--older-than", "30d", "--force")  # fmt: skip
     assert result.code == 0, result.err
@@ -111,3 +111,16 @@ async def test_prune_by_tag_and_age(emu: Emulator, cli: Cli) -> None:
     assert emu.image(fresh)
     assert emu.image(untagged)
     assert any(r.query.get("tag_name") == "ci" for r in emu.requests)  # filtered by the API
+
+
+async def test_deleted_images_carry_what_the_command_knew(emu: Emulator, cli: Cli) -> None:
+    # `images delete` knows ids only: no "name": null, "created_at": null.
+    ids = _snapshots(emu, 2)
+    result = await cli("-o", "jsonl", "images", "delete", "--force", *map(str, ids))
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in result.out.splitlines()]
+    assert rows == [{"id": i, "result": "deleted", "error": None} for i in ids]
+    pruned = await cli("-o", "jsonl", "images", "prune", "--keep", "1", "--name-prefix", "web-01")
+    names = [json.loads(line)["name"] for line in pruned.out.splitlines()]
+    assert names == ["web-01 2024-11-02"]  # the README's demo prunes the older web-01
+    assert all(json.loads(line)["created_at"] for line in pruned.out.splitlines())

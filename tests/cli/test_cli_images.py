@@ -76,7 +76,8 @@ async def test_server_error_is_retried(emu: Emulator, cli: Cli) -> None:
     emu.inject(Fault(kind="status", status=503, times=None))
     result = await cli("--max-retries", "1", "images", "get", "ubuntu-24-04-x64")
     assert result.code == 3
-    assert "503" in one_error_line(result)
+    assert "503" in one_error_line(result, notes=1)  # after the retry's announcement
+    assert result.err.startswith("do-images: GET /v2/images/ubuntu-24-04-x64: 503; retry 1/1 in ")
     assert len(emu.requests) == 2
 
 
@@ -126,7 +127,7 @@ async def test_wait_timeout_exits_4() -> None:
         new = emu.add_image(kind="custom", status="NEW")
         result = await arun(
             "--base-url", str(emu.url), "--token", TOKEN,
-            "images", "wait", str(new["id"]), "--wait-timeout", "0.5", "--poll-interval", "0.1",
+            "images", "wait", str(new.id), "--wait-timeout", "0.5", "--poll-interval", "0.1",
         )  # fmt: skip
     assert result.code == 4
     assert "NEW" in one_error_line(result)

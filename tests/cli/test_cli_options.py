@@ -41,7 +41,7 @@ async def test_timeout_after_the_subcommand_is_still_per_request(emu: Emulator, 
 
 
 async def test_wait_timeout_bounds_waits_and_timeout_does_not(cli: Cli, emu: Emulator) -> None:
-    new = emu.add_image(kind="custom", status="NEW")["id"]  # an import that never ends
+    new = emu.add_image(kind="custom", status="NEW").id  # an import that never ends
     bounded = await cli("images", "wait", str(new), "--wait-timeout", "0.4",
                         "--poll-interval", "0.1", "--timeout", "30")  # fmt: skip
     assert bounded.code == 4
@@ -75,7 +75,7 @@ async def test_base_url_with_v2_works(emu: Emulator) -> None:
 @pytest.mark.parametrize(
     ("how", "source"),
     [
-        ("--token", "--token"),
+        ("--token", "--access-token"),
         ("DIGITALOCEAN_TOKEN", "$DIGITALOCEAN_TOKEN"),
         ("DIGITALOCEAN_ACCESS_TOKEN", "$DIGITALOCEAN_ACCESS_TOKEN"),
     ],
@@ -120,7 +120,7 @@ async def test_allow_insecure_http_is_the_flag_the_error_names() -> None:
 
 
 async def test_not_found_says_what(emu: Emulator, cli: Cli) -> None:
-    snapshot = str(emu.add_image(kind="snapshot")["id"])
+    snapshot = str(emu.add_image(kind="snapshot").id)
     cases = [
         (("images", "get", "no-such-slug"), "image with slug 'no-such-slug' not found (404, "),
         (("images", "update", "999999999", "--name", "x"), "image 999999999 not found (404, "),

@@ -30,7 +30,7 @@ async def _until(proc: asyncio.subprocess.Process, predicate: Callable[[], bool]
 
 async def test_ctrl_c_exits_130() -> None:
     async with Emulator(steps=1000) as emu:
-        image_id = emu.add_image(kind="custom", status="NEW")["id"]
+        image_id = emu.add_image(kind="custom", status="NEW").id
         proc = await asyncio.create_subprocess_exec(
             *CLI, "--base-url", str(emu.url), "--token", TOKEN,
             "images", "wait", str(image_id), "--poll-interval", "0.05",
@@ -111,8 +111,8 @@ WAITS = [
 @pytest.mark.parametrize("command", WAITS, ids=["create", "transfer", "convert"])
 async def test_ctrl_c_during_wait_keeps_the_new_id(command: tuple[str, ...]) -> None:
     async with Emulator(steps=1000) as emu:
-        ids = {"snapshot": emu.add_image(kind="snapshot")["id"],
-               "backup": emu.add_image(kind="backup")["id"]}  # fmt: skip
+        ids = {"snapshot": emu.add_image(kind="snapshot").id,
+               "backup": emu.add_image(kind="backup").id}  # fmt: skip
         args = [part.format(**ids) for part in command]
         proc = await asyncio.create_subprocess_exec(
             *CLI, "--base-url", str(emu.url), "--token", TOKEN, "-o", "json",
@@ -141,6 +141,6 @@ async def test_ctrl_c_during_wait_keeps_the_new_id(command: tuple[str, ...]) -> 
     if command[0] == "images":
         image_id = int(resume.split()[-1])
         assert note.startswith(f"created image {image_id}; waiting")
-        assert emu.image(image_id)["status"] == "NEW"  # type: ignore[index]
+        assert emu.image_json(image_id)["status"] == "NEW"  # type: ignore[index]
     else:
         assert note.startswith(f"started {command[1]} action ")

@@ -22,7 +22,7 @@ ESCAPED = r"\x1b]0;pwned\x07\x1b[2Jevil\x0aname\x09with\u202eevil\x9b31m\x00end"
 
 def _hostile(emu: Emulator) -> str:
     fields = {"name": HOSTILE, "description": HOSTILE, "tags": [HOSTILE], "distribution": HOSTILE}
-    return str(emu.add_image(kind="snapshot", **fields)["id"])
+    return str(emu.add_image(kind="snapshot", **fields).id)
 
 
 def _clean(text: str) -> None:

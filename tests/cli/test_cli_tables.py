@@ -66,18 +66,40 @@ async def test_wide_characters_keep_columns_aligned(emu: Emulator, cli: Cli) -> 
     regions = starts(header, "REGIONS")
     assert {starts(row, "fra1") for row in rows if "fra1" in row} == {regions}
     assert {starts(row, "available") for row in rows} == {starts(header, "STATUS")}
-    assert len([row for row in rows if "fra1" in row]) == 6  # with the seeded staging-web
+    assert len([row for row in rows if "fra1" in row]) == 6  # with the seeded web-01 2025-01-08
 
 
 async def test_widths_come_from_the_first_page(cli: Cli) -> None:
     # Page 1 holds centos-stream-9-x64 and debian-11-x64; centos-stream-10-x64 comes later.
     result = await cli("images", "list", "--per-page", "2", "--type", "distribution",
-                       "--format", "ID,SLUG")  # fmt: skip
+                       "--format", "SLUG,ID")  # fmt: skip
     assert result.code == 0
     lines = result.out.splitlines()
-    slug_width = {cells(line) for line in lines[:3]}
-    assert max(cells(line) for line in lines) <= max(slug_width)  # later rows cut to fit
-    assert any(line.endswith("…") for line in lines[3:])
+    id_column = {starts(line, "16") for line in lines[1:]}
+    assert len(id_column) == 1  # later rows cut to fit...
+    assert any("…" in line for line in lines[3:])
+    last = await cli("images", "list", "--per-page", "2", "--type", "distribution",
+                     "--format", "ID,SLUG")  # fmt: skip
+    assert "centos-stream-10-x64" in last.out  # ...but the last column runs on
+
+
+async def test_a_failed_deletes_reason_is_shown_in_full(emu: Emulator, cli: Cli) -> None:
+    # It used to show "999999999  failed  imag…": widths from the first row, "-" as the reason.
+    snapshot = emu.add_image(kind="snapshot").id
+    result = await cli("images", "delete", str(snapshot), "999999999", "--force")
+    assert result.code == 3
+    assert result.out.splitlines()[-1].split() == [
+        "999999999",
+        "failed",
+        "image",
+        "999999999",
+        "not",
+        "found",
+    ]
+    screen = await on_terminal("--api-url", str(emu.url), "-t", TOKEN, "images", "delete",
+                               str(emu.add_image(kind="snapshot").id), "999999998", "--force",
+                               columns=60)  # fmt: skip
+    assert "image 999999998 not found" in screen.shown
 
 
 async def test_format_picks_columns_in_any_case(emu: Emulator, cli: Cli) -> None:

@@ -159,8 +159,8 @@ async def test_image_answers(check: Callable[[Emulator], Check]) -> None:
 async def test_action_answers(check: Callable[[Emulator], Check]) -> None:
     async with Emulator(seed=False, steps=2) as emu:
         call = check(emu)
-        snap = emu.add_image(kind="snapshot")["id"]
-        backup = emu.add_image(kind="backup")["id"]
+        snap = emu.add_image(kind="snapshot").id
+        backup = emu.add_image(kind="backup").id
         transfer = {"type": "transfer", "region": "ams3"}
         action = (await call("POST", f"/v2/images/{snap}/actions", 201, json=transfer))["action"]
         await call("POST", f"/v2/images/{backup}/actions", 201, json={"type": "convert"})
@@ -184,8 +184,8 @@ async def test_account_transfer_answers(check: Callable[[Emulator], Check]) -> N
     tokens = {"a": "alice", "b": "bob"}
     async with Emulator(seed=False, tokens=tokens) as emu:
         call = check(emu)
-        snaps = [emu.add_image(kind="snapshot", account="alice")["id"] for _ in range(4)]
-        backup = emu.add_image(kind="backup", account="alice")["id"]
+        snaps = [emu.add_image(kind="snapshot", account="alice").id for _ in range(4)]
+        backup = emu.add_image(kind="backup", account="alice").id
         base = "/v2/images/{}/account_transfer"
         by_mail = {"recipient_email": "bob@example.com"}
         ids = [
@@ -243,7 +243,7 @@ async def test_rate_limit_and_fault_answers(check: Callable[[Emulator], Check]) 
         )
     async with Emulator(seed=True) as emu:
         call = check(emu)
-        image_id = emu.add_image(kind="snapshot")["id"]
+        image_id = emu.add_image(kind="snapshot").id
         cases = [
             ("GET", "/v2/images"), ("POST", "/v2/images"), ("GET", f"/v2/images/{image_id}"),
             ("PUT", f"/v2/images/{image_id}"), ("DELETE", f"/v2/images/{image_id}"),

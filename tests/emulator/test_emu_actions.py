@@ -18,7 +18,7 @@ ACTION_KEYS = {
 
 
 async def test_transfer_adds_region_when_completed(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot", regions=["nyc3"])["id"]
+    image_id = empty.add_image(kind="snapshot", regions=["nyc3"]).id
     created = await empty_api(
         "POST", f"/v2/images/{image_id}/actions", json={"type": "transfer", "region": "ams3"}
     )
@@ -34,17 +34,17 @@ async def test_transfer_adds_region_when_completed(empty: Emulator, empty_api: A
     assert action["region_slug"] == "ams3"
     assert action["region"]["slug"] == "ams3"
     assert {"name", "slug", "sizes", "features", "available"} <= set(action["region"])
-    assert empty.image(image_id)["regions"] == ["nyc3"]  # type: ignore[index]
+    assert empty.image_json(image_id)["regions"] == ["nyc3"]  # type: ignore[index]
     done = (await empty_api("GET", f"/v2/images/{image_id}/actions/{action['id']}")).json["action"]
     assert done["status"] == "completed"
     assert done["completed_at"]
-    assert empty.image(image_id)["regions"] == ["nyc3", "ams3"]  # type: ignore[index]
+    assert empty.image_json(image_id)["regions"] == ["nyc3", "ams3"]  # type: ignore[index]
 
 
 async def test_action_takes_steps_gets(session: aiohttp.ClientSession) -> None:
     async with Emulator(seed=False, steps=2) as emu:
         api = Api(session, emu)
-        image_id = emu.add_image(kind="backup")["id"]
+        image_id = emu.add_image(kind="backup").id
         action = (
             await api("POST", f"/v2/images/{image_id}/actions", json={"type": "convert"})
         ).json
@@ -55,18 +55,18 @@ async def test_action_takes_steps_gets(session: aiohttp.ClientSession) -> None:
 
 
 async def test_convert_backup_to_snapshot(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="backup", regions=["fra1"])["id"]
+    image_id = empty.add_image(kind="backup", regions=["fra1"]).id
     action = (
         await empty_api("POST", f"/v2/images/{image_id}/actions", json={"type": "convert"})
     ).json
     assert action["action"]["region_slug"] == "fra1"
-    assert empty.image(image_id)["type"] == "backup"  # type: ignore[index]
+    assert empty.image_json(image_id)["type"] == "backup"  # type: ignore[index]
     await empty_api("GET", f"/v2/images/{image_id}/actions/{action['action']['id']}")
-    assert empty.image(image_id)["type"] == "snapshot"  # type: ignore[index]
+    assert empty.image_json(image_id)["type"] == "snapshot"  # type: ignore[index]
 
 
 async def test_scripted_action_error(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot", regions=["nyc3"])["id"]
+    image_id = empty.add_image(kind="snapshot", regions=["nyc3"]).id
     empty.fail_next_action("disk on fire")
     action = (
         await empty_api(
@@ -76,7 +76,7 @@ async def test_scripted_action_error(empty: Emulator, empty_api: Api) -> None:
     assert action["status"] == "in-progress"
     done = (await empty_api("GET", f"/v2/images/{image_id}/actions/{action['id']}")).json["action"]
     assert done["status"] == "errored"
-    assert empty.image(image_id)["regions"] == ["nyc3"]  # type: ignore[index]
+    assert empty.image_json(image_id)["regions"] == ["nyc3"]  # type: ignore[index]
     # only the next action is affected
     again = (
         await empty_api(
@@ -88,7 +88,7 @@ async def test_scripted_action_error(empty: Emulator, empty_api: Api) -> None:
 
 
 async def test_list_actions_paginated(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot")["id"]
+    image_id = empty.add_image(kind="snapshot").id
     ids = []
     for region in ("ams3", "lon1", "fra1"):
         answer = await empty_api(
@@ -105,7 +105,7 @@ async def test_list_actions_paginated(empty: Emulator, empty_api: Api) -> None:
     page2 = (await empty_api("GET", nxt.path, params=dict(nxt.query))).json
     assert [a["id"] for a in page2["actions"]] == ids[2:]
     assert set(page2["links"]["pages"]) == {"first", "prev"}
-    other = empty.add_image(kind="snapshot")["id"]
+    other = empty.add_image(kind="snapshot").id
     none = (await empty_api("GET", f"/v2/images/{other}/actions")).json
     assert none == {"actions": [], "links": {}, "meta": {"total": 0}}
 
@@ -123,22 +123,22 @@ async def test_list_actions_paginated(empty: Emulator, empty_api: Api) -> None:
 async def test_bad_action_bodies_are_422(
     empty: Emulator, empty_api: Api, body: dict[str, object], field: str
 ) -> None:
-    image_id = empty.add_image(kind="snapshot")["id"]
+    image_id = empty.add_image(kind="snapshot").id
     answer = await empty_api("POST", f"/v2/images/{image_id}/actions", json=body)
     assert field in assert_error(answer, 422, "unprocessable_entity")["message"]
     assert (await empty_api("GET", f"/v2/images/{image_id}/actions")).json["meta"]["total"] == 0
 
 
 async def test_convert_of_non_backup_is_422(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot")["id"]
+    image_id = empty.add_image(kind="snapshot").id
     answer = await empty_api("POST", f"/v2/images/{image_id}/actions", json={"type": "convert"})
     assert_error(answer, 422, "unprocessable_entity")
 
 
 async def test_action_not_found_cases(empty: Emulator, empty_api: Api) -> None:
-    public = empty.add_image()["id"]
-    mine = empty.add_image(kind="snapshot")["id"]
-    other = empty.add_image(kind="snapshot")["id"]
+    public = empty.add_image().id
+    mine = empty.add_image(kind="snapshot").id
+    other = empty.add_image(kind="snapshot").id
     transfer = {"type": "transfer", "region": "nyc1"}
     assert_error(
         await empty_api("POST", f"/v2/images/{public}/actions", json=transfer), 404, "not_found"
@@ -175,7 +175,7 @@ async def test_actions_by_id_serve_and_advance(session: aiohttp.ClientSession) -
     tokens = {"alice-token": "alice", "bob-token": "bob"}
     async with Emulator(seed=False, steps=2, tokens=tokens) as emu:
         api = Api(session, emu)
-        image_id = emu.add_image(kind="snapshot", account="alice")["id"]
+        image_id = emu.add_image(kind="snapshot", account="alice").id
         started = await api(
             "POST", f"/v2/images/{image_id}/actions", token="alice-token",
             json={"type": "transfer", "region": "ams3"},
@@ -188,7 +188,7 @@ async def test_actions_by_id_serve_and_advance(session: aiohttp.ClientSession) -
         second = await api("GET", f"/v2/actions/{action_id}/", token="alice-token")
         assert second.json["action"]["status"] == "completed"  # polling advances it
         assert second.json["action"]["id"] == action_id
-        assert emu.image(image_id)["regions"] == ["nyc3", "ams3"]  # type: ignore[index]
+        assert emu.image_json(image_id)["regions"] == ["nyc3", "ams3"]  # type: ignore[index]
         image_scoped = await api(
             "GET", f"/v2/images/{image_id}/actions/{action_id}", token="alice-token"
         )
@@ -205,7 +205,7 @@ async def test_actions_list_pages_the_callers_actions(session: aiohttp.ClientSes
     tokens = {"alice-token": "alice", "bob-token": "bob"}
     async with Emulator(seed=False, tokens=tokens) as emu:
         api = Api(session, emu)
-        snaps = [emu.add_image(kind="snapshot", account="alice")["id"] for _ in range(3)]
+        snaps = [emu.add_image(kind="snapshot", account="alice").id for _ in range(3)]
         ids = []
         for image_id in snaps:
             answer = await api(
@@ -233,7 +233,7 @@ async def test_actions_endpoint_bodies_have_the_spec_action_shape(emu: Emulator,
     from openapi_schema_validator import OAS30Validator
 
     schemas = _action_schema()
-    image_id = emu.add_image(kind="snapshot")["id"]
+    image_id = emu.add_image(kind="snapshot").id
     started = await api(
         "POST", f"/v2/images/{image_id}/actions", json={"type": "transfer", "region": "ams3"}
     )

@@ -44,7 +44,7 @@ async def test_token_map_isolates_accounts(session: aiohttp.ClientSession) -> No
     async with Emulator(tokens=TOKENS) as emu:
         api = Api(session, emu)
         assert_error(await api("GET", "/v2/images", token="stranger"), 401, "unauthorized")
-        alices = emu.add_image(kind="snapshot", account="alice", name="alice-snap")["id"]
+        alices = emu.add_image(kind="snapshot", account="alice", name="alice-snap").id
         bob_private = (
             await api("GET", "/v2/images", token="bob-token", params={"private": "true"})
         ).json
@@ -130,7 +130,7 @@ async def test_disabled_limits_still_send_headers(session: aiohttp.ClientSession
 
 
 def test_bad_constructor_arguments() -> None:
-    with pytest.raises(ValueError, match="rate limit"):
+    with pytest.raises(ValueError, match="rate window"):
         Emulator(rate_limits=((0, 1.0),))
     with pytest.raises(ValueError, match="steps"):
         Emulator(steps=-1)

@@ -105,7 +105,7 @@ async def test_non_json_answers_html(api: Api, emu: Emulator) -> None:
 
 
 async def test_matching_by_method_and_path_and_times(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot")["id"]
+    image_id = empty.add_image(kind="snapshot").id
     empty.inject(Fault(kind="status", status=500, method="POST", path=r"/actions$", times=2))
     assert (await empty_api("GET", f"/v2/images/{image_id}/actions")).status == 200
     assert (await empty_api("GET", f"/v2/images/{image_id}")).status == 200

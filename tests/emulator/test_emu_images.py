@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import aiohttp
 import pytest
 from emu_helpers import RATE_HEADERS, Api, assert_error
@@ -83,7 +85,7 @@ async def test_pagination_links_are_absolute_and_keep_filters(
 
 
 async def test_walk_keeps_insertion_order(empty: Emulator, empty_api: Api) -> None:
-    added = [i["id"] for i in empty.add_images(1234)]
+    added = [i.id for i in empty.add_images(1234)]
     seen: list[int] = []
     page = 1
     while True:
@@ -104,7 +106,7 @@ async def test_mixed_public_and_private_pages_merge_in_id_order(
     ids = []
     for n in range(30):
         kind = ("distribution", "snapshot", "application")[n % 3]
-        ids.append(empty.add_image(kind=kind)["id"])
+        ids.append(empty.add_image(kind=kind).id)
     empty.add_image(kind="snapshot", account="someone-else")
     seen = []
     for page in (1, 2, 3, 4):
@@ -149,7 +151,7 @@ async def test_get_by_id_and_slug(api: Api, emu: Emulator) -> None:
     assert by_slug["name"] == "24.04 (LTS) x64"
     by_id = await api("GET", f"/v2/images/{by_slug['id']}")
     assert by_id.json == {"image": by_slug}
-    assert emu.image(by_slug["id"]) == by_slug
+    assert emu.image_json(by_slug["id"]) == by_slug
 
 
 @pytest.mark.parametrize("ref", ["999", "no-such-slug", "0", "12abc"])
@@ -167,14 +169,33 @@ async def test_add_image_overrides_fields(empty: Emulator) -> None:
     image = empty.add_image(
         kind="custom", name="mine", regions=["ams3"], tags=["a"], created_at="2020-01-01T00:00:00Z"
     )
-    assert image["type"] == "custom"
-    assert image["public"] is False
-    assert (image["name"], image["regions"], image["tags"]) == ("mine", ["ams3"], ["a"])
-    assert empty.owner(image["id"]) == "default"
-    image["name"] = "changed locally"
-    assert empty.image(image["id"])["name"] == "mine"  # type: ignore[index]
+    assert (image.type, image.public) == ("custom", False)
+    assert (image.name, image.regions, image.tags) == ("mine", ("ams3",), ("a",))
+    assert image.created_at == datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert empty.owner(image.id) == "default"
+    assert empty.image(image.id) == image
+    served = empty.image_json(image.id)
+    assert served is not None
+    assert (served["regions"], served["created_at"]) == (["ams3"], "2020-01-01T00:00:00Z")
+    served["name"] = "changed locally"
+    assert (empty.image_json(image.id) or {})["name"] == "mine"
     with pytest.raises(ValueError, match="kind"):
-        empty.add_image(kind="weird")
+        empty.add_image(kind="weird")  # type: ignore[arg-type]
+
+
+async def test_new_images_are_dated_now_unless_told(empty: Emulator) -> None:
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    one = empty.add_image(kind="snapshot")
+    many = empty.add_images(3, kind="snapshot")
+    after = datetime.now(timezone.utc)
+    for image in (one, many[-1]):
+        assert image.created_at is not None
+        assert before <= image.created_at <= after
+    dates = [image.created_at for image in many]
+    assert dates == sorted(dates)  # the newest id is the newest image
+    assert len(set(dates)) == 3
+    old = empty.add_images(2, kind="snapshot", created_at="2021-05-01T00:00:00Z")
+    assert {image.created_at for image in old} == {datetime(2021, 5, 1, tzinfo=timezone.utc)}
 
 
 async def test_import_lifecycle_new_to_available(empty_api: Api) -> None:
@@ -207,7 +228,7 @@ async def test_import_lifecycle_takes_steps_gets(session: aiohttp.ClientSession)
         ]
         assert statuses == ["NEW", "NEW", "available", "available"]
         # listing does not advance anything
-        assert emu.image(image_id)["status"] == "available"  # type: ignore[index]
+        assert emu.image_json(image_id)["status"] == "available"  # type: ignore[index]
 
 
 async def test_import_failure_ends_deleted_with_message(empty_api: Api) -> None:
@@ -265,7 +286,7 @@ async def test_unknown_distribution_becomes_unknown(empty_api: Api) -> None:
 
 
 async def test_update_own_image(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="custom")["id"]
+    image_id = empty.add_image(kind="custom").id
     answer = await empty_api(
         "PUT",
         f"/v2/images/{image_id}",
@@ -298,8 +319,8 @@ async def test_update_public_or_unknown_is_404(api: Api) -> None:
 
 
 async def test_delete(empty: Emulator, empty_api: Api) -> None:
-    image_id = empty.add_image(kind="snapshot")["id"]
-    public_id = empty.add_image()["id"]
+    image_id = empty.add_image(kind="snapshot").id
+    public_id = empty.add_image().id
     answer = await empty_api("DELETE", f"/v2/images/{image_id}")
     assert answer.status == 204
     assert answer.body == b""

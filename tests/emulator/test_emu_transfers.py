@@ -36,7 +36,7 @@ async def _offer_to_bob(api: Api, image_id: int) -> int:
 
 async def test_transfer_by_email_then_accept(session: aiohttp.ClientSession, two: Emulator) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     answer = await api(
         "POST",
         f"/v2/images/{image_id}/account_transfer",
@@ -80,7 +80,7 @@ async def test_decline_or_cancel_keeps_image(
     session: aiohttp.ClientSession, two: Emulator, verb: str, token: str
 ) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     transfer_id = await _offer_to_bob(api, image_id)
     answer = await api(
         "POST",
@@ -102,7 +102,7 @@ async def test_decline_or_cancel_keeps_image(
 
 async def test_only_sender_cancels(session: aiohttp.ClientSession, two: Emulator) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     transfer_id = await _offer_to_bob(api, image_id)
     answer = await api(
         "POST",
@@ -117,7 +117,7 @@ async def test_transfer_by_team_uuid_is_immediate(
     session: aiohttp.ClientSession, two: Emulator
 ) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     answer = await api(
         "POST",
         f"/v2/images/{image_id}/account_transfer",
@@ -145,7 +145,7 @@ async def test_bad_transfer_requests(
     session: aiohttp.ClientSession, two: Emulator, body: dict[str, object]
 ) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     answer = await api(
         "POST", f"/v2/images/{image_id}/account_transfer", token="alice-token", json=body
     )
@@ -158,7 +158,7 @@ async def test_only_snapshots_transfer(
     session: aiohttp.ClientSession, two: Emulator, kind: str
 ) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind=kind, account="alice")["id"]
+    image_id = two.add_image(kind=kind, account="alice").id
     answer = await api(
         "POST",
         f"/v2/images/{image_id}/account_transfer",
@@ -170,8 +170,8 @@ async def test_only_snapshots_transfer(
 
 async def test_transfer_not_found_cases(session: aiohttp.ClientSession, two: Emulator) -> None:
     api = Api(session, two)
-    public = two.add_image()["id"]
-    bobs = two.add_image(kind="snapshot", account="bob")["id"]
+    public = two.add_image().id
+    bobs = two.add_image(kind="snapshot", account="bob").id
     body = {"recipient_email": "carol@example.com"}
     for image_id in (public, bobs, 42):
         answer = await api(
@@ -205,7 +205,7 @@ async def test_only_the_recipient_settles_and_only_the_sender_cancels(
     tokens = {**TOKENS, "carol-token": "carol"}
     async with Emulator(seed=False, tokens=tokens) as emu:
         api = Api(session, emu)
-        image_id = emu.add_image(kind="snapshot", account="alice")["id"]
+        image_id = emu.add_image(kind="snapshot", account="alice").id
         transfer_id = await _offer_to_bob(api, image_id)
         base = f"/v2/images/{image_id}/account_transfer"
         refused = [
@@ -240,7 +240,7 @@ async def test_a_transfer_to_an_unknown_email_can_be_settled_by_nobody(
     session: aiohttp.ClientSession, two: Emulator
 ) -> None:
     api = Api(session, two)
-    image_id = two.add_image(kind="snapshot", account="alice")["id"]
+    image_id = two.add_image(kind="snapshot", account="alice").id
     offered = await api(
         "POST", f"/v2/images/{image_id}/account_transfer", token="alice-token",
         json={"recipient_email": "someone@elsewhere.test"},
