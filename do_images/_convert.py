@@ -39,6 +39,8 @@ def _float(value: Any, _: Any) -> float:
 
 
 def _strings(value: Any, _: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()  # the spec marks `tags` nullable; a list left out or null is empty
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise TypeError(f"expected a list of strings, got {value!r:.60}")
@@ -82,10 +84,15 @@ converter = _build()
 """The converter of record: unstructures models (CLI output, round-trips) and decodes leniently."""
 
 
+def _say(error: BaseException, _: Any) -> str:
+    # A required field (an image's `id`) left out is a KeyError naming only the key.
+    return "required field missing" if isinstance(error, KeyError) else str(error)
+
+
 def _describe(error: Exception, where: str) -> str:
     if isinstance(error, cattrs.BaseValidationError):
         # transform_error gives "<message> @ <path>"; we want "<path>: <message>".
-        lines = cattrs.transform_error(error, path=where, format_exception=lambda e, _: str(e))
+        lines = cattrs.transform_error(error, path=where, format_exception=_say)
         return "; ".join("{1}: {0}".format(*line.rsplit(" @ ", 1)) for line in lines)
     return f"{where}: {error}"
 
