@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import cattrs
@@ -41,8 +41,9 @@ def _float(value: Any, _: Any) -> float:
 def _strings(value: Any, _: Any) -> tuple[str, ...]:
     if value is None:
         return ()  # the spec marks `tags` nullable; a list left out or null is empty
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
+    items = cast("list[object]", value) if isinstance(value, list) else None
+    if items is not None and all(isinstance(item, str) for item in items):
+        return tuple(cast("list[str]", items))
     raise TypeError(f"expected a list of strings, got {value!r:.60}")
 
 
@@ -178,10 +179,16 @@ def decode_one(body: bytes, key: str, cls: type[T], *, status: int, bare_ok: boo
         data = msgspec.json.decode(body)
     except _DECODE_ERRORS as error:
         raise ResponseDecodeError(_why(error, body), status=status, body=body) from None
-    value = data.get(key) if isinstance(data, dict) else None
-    if value is None and bare_ok and isinstance(data, dict) and data.keys() & _fields(cls):
-        value = data
+    obj = _object(data)
+    value = obj.get(key) if obj is not None else None
+    if value is None and bare_ok and obj is not None and obj.keys() & _fields(cls):
+        value = obj
     return _lenient(value, cls, key, status, body)
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """Parsed JSON as an object, or None when it is anything else."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
 
 
 def _fields(cls: type[Any]) -> set[str]:
@@ -201,15 +208,16 @@ class PageBody(Generic[T]):
 
 
 def _total(meta: Any) -> int | None:
-    total = meta.get("total") if isinstance(meta, dict) else None
+    total = (_object(meta) or {}).get("total")
     return total if type(total) is int else None
 
 
 def _next_link(links: Any) -> bool | None:
-    if not isinstance(links, dict):
+    obj = _object(links)
+    if obj is None:
         return None
-    pages = links.get("pages")
-    return isinstance(pages, dict) and bool(pages.get("next"))
+    pages = _object(obj.get("pages"))
+    return pages is not None and bool(pages.get("next"))
 
 
 def decode_page(body: bytes, key: str, cls: type[T], *, status: int) -> PageBody[T]:
@@ -239,4 +247,4 @@ def decode_error_fields(body: bytes) -> dict[str, Any]:
         data = msgspec.json.decode(body)
     except _DECODE_ERRORS:
         return {}
-    return data if isinstance(data, dict) else {}
+    return _object(data) or {}
