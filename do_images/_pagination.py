@@ -115,7 +115,7 @@ class RecentIds:
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
-        fresh = []
+        fresh: list[T] = []
         anything_new = False
         for item in items:
             item_id = _item_id(item)
