@@ -49,8 +49,11 @@ def _float(value: Any, _: Any) -> float:
 
 
 def _strings(value: Any, _: Any) -> tuple[str, ...]:
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
+    if value is None:
+        return ()  # the spec marks `tags` nullable; a list left out or null is empty
+    items = cast("list[object]", value) if isinstance(value, list) else None
+    if items is not None and all(isinstance(item, str) for item in items):
+        return tuple(cast("list[str]", items))
     raise TypeError(f"expected a list of strings, got {value!r:.60}")
 
 
@@ -92,10 +95,15 @@ converter = _build()
 """The converter of record: unstructures models (CLI output, round-trips) and decodes leniently."""
 
 
+def _say(error: BaseException, _: Any) -> str:
+    # A required field (an image's `id`) left out is a KeyError naming only the key.
+    return "required field missing" if isinstance(error, KeyError) else str(error)
+
+
 def _describe(error: Exception, where: str) -> str:
     if isinstance(error, cattrs.BaseValidationError):
         # transform_error gives "<message> @ <path>"; we want "<path>: <message>".
-        lines = cattrs.transform_error(error, path=where, format_exception=lambda e, _: str(e))
+        lines = cattrs.transform_error(error, path=where, format_exception=_say)
         return "; ".join("{1}: {0}".format(*line.rsplit(" @ ", 1)) for line in lines)
     return f"{where}: {error}"
 
@@ -188,10 +196,16 @@ def decode_one(body: bytes, key: str, cls: type[T], *, status: int, bare_ok: boo
         data = msgspec.json.decode(body)
     except _DECODE_ERRORS as error:
         raise ResponseDecodeError(_why(error, body), status=status, body=body) from None
-    value = data.get(key) if isinstance(data, dict) else None
-    if value is None and bare_ok and isinstance(data, dict) and data.keys() & _fields(cls):
-        value = data
+    obj = _object(data)
+    value = obj.get(key) if obj is not None else None
+    if value is None and bare_ok and obj is not None and obj.keys() & _fields(cls):
+        value = obj
     return _lenient(value, cls, key, status, body)
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """Parsed JSON as an object, or None when it is anything else."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
 
 
 def _fields(cls: type[Any]) -> set[str]:
@@ -211,15 +225,16 @@ class PageBody(Generic[T]):
 
 
 def _total(meta: Any) -> int | None:
-    total = meta.get("total") if isinstance(meta, dict) else None
+    total = (_object(meta) or {}).get("total")
     return total if type(total) is int else None
 
 
 def _next_link(links: Any) -> bool | None:
-    if not isinstance(links, dict):
+    obj = _object(links)
+    if obj is None:
         return None
-    pages = links.get("pages")
-    return isinstance(pages, dict) and bool(pages.get("next"))
+    pages = _object(obj.get("pages"))
+    return pages is not None and bool(pages.get("next"))
 
 
 def decode_page(body: bytes, key: str, cls: type[T], *, status: int) -> PageBody[T]:
@@ -249,7 +264,7 @@ def decode_error_fields(body: bytes) -> dict[str, Any]:
         data = msgspec.json.decode(body)
     except _DECODE_ERRORS:
         return {}
-    return data if isinstance(data, dict) else {}
+    return _object(data) or {}
 
 
 # --- The users' face: stored inventories ---------------------------------------------------

@@ -111,17 +111,19 @@ class Images:
 
     async def wait(
         self,
-        image_id: int,
+        image_id: Image | int,
         *,
         timeout: float | None = None,
         poll_interval: float = 5.0,
     ) -> Image:
-        """Poll a custom image import until it is ``available``.
+        """Poll a custom image import (an `Image` or its id) until it is ``available``.
 
         Raises ImageFailedError if the import fails (``deleted`` or an ``error_message``),
         and WaitTimeoutError (with the last image seen) past `timeout` seconds.
         """
-        ident = check.positive_int("image_id", image_id)
+        ident = check.positive_int(
+            "image_id", image_id.id if isinstance(image_id, Image) else image_id
+        )
         timeout = check.non_negative_number("timeout", timeout, allow_inf=True)
         timeout = None if timeout == float("inf") else timeout
         interval = check.positive_number("poll_interval", poll_interval)

@@ -120,7 +120,7 @@ class RecentIds:
 
     def keep_new(self, items: list[T]) -> tuple[list[T], bool]:
         """The items not yielded before (remembering their ids), and whether the page brought
-        anything new: an item with an unseen id, or one without an id."""
+        anything new: an item with an unseen id."""
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
@@ -128,10 +128,7 @@ class RecentIds:
         anything_new = False
         for item in items:
             item_id = _item_id(item)
-            if item_id is None:
-                fresh.append(item)
-                anything_new = True
-            elif item_id not in recent and item_id not in older:
+            if item_id not in recent and item_id not in older:
                 recent.add(item_id)
                 fresh.append(item)
                 anything_new = True

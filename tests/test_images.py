@@ -156,6 +156,17 @@ async def test_wait_returns_the_available_image(
     assert fake_time.sleeps == [2.0 * 1.5**i for i in range(len(polls) - 1)]
 
 
+async def test_wait_takes_the_image_itself(
+    emulator: Emulator, client: do_images.Client, fake_time: FakeTime
+) -> None:
+    created = await client.images.create(
+        name="imported", url="https://example.com/disk.img", region="nyc3"
+    )
+    image = await client.images.wait(created, timeout=600, poll_interval=2)
+    assert (image.id, image.status) == (created.id, "available")
+    assert {r.path for r in emulator.requests if r.method == "GET"} == {f"/v2/images/{created.id}"}
+
+
 async def test_wait_raises_image_failed_with_the_image(
     emulator: Emulator, client: do_images.Client, fake_time: FakeTime
 ) -> None:

@@ -227,9 +227,6 @@ def test_recent_ids_catch_repeats_within_the_window_and_stay_bounded() -> None:
         # Each earlier id within the last 1,000 is still recognised as a repeat.
         window = ids[max(0, start + 100 - 1_000) : start + 100]
         assert seen.keep_new(window) == ([], False)
-    # Items without an id are never taken for repeats, and count as new.
-    nameless = [do_images.Image(name="a"), do_images.Image(name="a")]
-    assert seen.keep_new(nameless) == (nameless, True)
     # Memory holds two generations at most, however long the walk.
     assert len(seen._recent) + len(seen._older) <= 2 * 1_000
 
@@ -332,18 +329,26 @@ async def test_pages_that_cycle_end_with_an_error_naming_the_page() -> None:
     assert 2 + MAX_STALE_PAGES <= len(server.requests) <= 2 + MAX_STALE_PAGES + 4
 
 
-async def test_items_without_an_id_are_never_taken_for_repeats() -> None:
+async def test_an_item_without_an_id_ends_the_walk_with_a_decode_error_naming_it() -> None:
     def handler(request):  # type: ignore[no-untyped-def]
         page = int(request.query["page"])
-        items = [{"name": f"p{page}-{n}"} for n in range(2)]
+        items = [{"id": page * 10 + n} for n in range(2)]
+        if page == 2:
+            items[1] = {"name": "no id"}
         links = {"pages": {"next": "n"}} if page < 3 else {}
         return 200, {"images": items, "links": links, "meta": {"total": 6}}, {}
 
+    images: list[do_images.Image] = []
+
+    async def walk(client: do_images.Client) -> None:
+        async for image in client.images.list(per_page=2, concurrency=1):
+            images.append(image)
+
     async with scripted_server(handler) as server:
         async with do_images.Client("t", base_url=server.url, rate_limits=()) as client:
-            images = [i async for i in client.images.list(per_page=2)]
-    assert [i.name for i in images] == ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]
-    assert all(i.id is None for i in images)
+            with pytest.raises(do_images.ResponseDecodeError, match=r"^images\[1\]\.id: required"):
+                await walk(client)
+    assert [i.id for i in images] == [10, 11]  # page 1's items, then the error: never partial
 
 
 @pytest.mark.parametrize("concurrency", [2, 5, 16])

@@ -1,41 +1,43 @@
-"""Every code block in README.md runs here, so the documentation cannot drift from the code.
+"""Every code block in README.md and docs/**/*.md runs here, each on its own, so the
+documentation cannot drift from the code (the conventions are in tests/support/docblocks.py).
 
-- `python` snippets run in order, in one namespace, with top-level `await` and a `client`
-  bound to a seeded emulator; a block that calls `asyncio.run` runs as a script in a
-  subprocess; blocks whose first line names a file (`# conftest.py`) become a pytest project.
-- `sh` lines run as commands; `uv run X` runs the venv's `X` (the same entry point). The
-  test command itself cannot run inside the tests: `.ci/run` runs that exact line.
-- `text` blocks show output; the first command's sample lines must appear in its real output.
-- The benchmark commands run with the extra arguments in QUICK: the same code on a few
-  pages, writing to a temporary folder (the full runs take minutes and are not timed tests).
+- A python script runs in a subprocess in an empty folder; it starts its own emulator. A page's
+  named blocks (``# conftest.py``, ``# test_x.py``) become one pytest project that must pass.
+- sh commands run as is; ``uv run X`` runs the venv's ``X`` (the same entry point). The test
+  command itself cannot run inside the tests: `.ci/run` runs that exact line.
+- The benchmark commands run with the extra arguments in QUICK: the same code on a few pages,
+  writing to a temporary folder (the full runs take minutes and are not timed tests).
+- A text block after a script or commands lists lines their output must show.
 
-Every example talks to 127.0.0.1 only: a `do_images.Client(` without `base_url` gets the
-emulator's URL, and the Redis examples' URL becomes `$DO_IMAGES_REDIS_URL` when it is set:
-the only textual changes made to an example before it runs.
+Every example talks to 127.0.0.1 only. The one textual change made to an example before it runs:
+`redis://localhost:6379/0` becomes the test run's Redis (`$DO_IMAGES_REDIS_URL`, else a
+`redis-server` the tests start); without one, such a block skips, saying how to enable it.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import os
 import re
+import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import do_images
-from do_images.testing import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, flags=re.S | re.M)
+from .support import docblocks
+from .support.docblocks import README, ROOT, Block
+from .support.redis_server import HOW_TO_ENABLE, RedisServer, have_binary
+
 FIRST_COMMAND = "uv run do-images --emulator images list --type distribution"
 TEST_COMMAND = "uv run pytest"
 BIN = Path(sys.executable).parent
-README_REDIS = "redis://localhost:6379/0"
+DOCS_REDIS = "redis://localhost:6379/0"
 QUICK = {
     "uv run --extra bench python -m benchmarks": (
         "--runs 1 --pages 3 --cpu-pages 3 --stream 400 800 --concurrency 2 --no-peers "
@@ -48,140 +50,206 @@ QUICK = {
         "--processes 2 --pages 2 --limit 2 --window 2 --per-page 5"
     ),
 }
+SCRIPTS = docblocks.scripts()
+PROJECTS = docblocks.projects()
+COMMANDS = [b for b in docblocks.every_block() if b.language == "sh"]
 
 
-def _blocks(language: str) -> list[str]:
-    return [code for lang, code in BLOCKS if lang == language]
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """The test run's Redis: $DO_IMAGES_REDIS_URL, else a redis-server started here."""
+    url = os.environ.get("DO_IMAGES_REDIS_URL")
+    if url:
+        yield url
+        return
+    if not have_binary():
+        if os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1":
+            pytest.fail(f"DO_IMAGES_REQUIRE_REDIS=1 but {HOW_TO_ENABLE}")
+        pytest.skip(f"a Redis example: {HOW_TO_ENABLE}")
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
-def _pointed_at(code: str, url: str) -> str:
-    return code.replace("do_images.Client()", f"do_images.Client(base_url={url!r})")
-
-
-def _is_script(code: str) -> bool:
-    return "asyncio.run(" in code
-
-
-def _names_a_file(code: str) -> str | None:
-    match = re.match(r"# (\S+\.py)\n", code)
-    return match.group(1) if match else None
-
-
-async def _run(*argv: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[int, str]:
+async def _run(*argv: str, cwd: Path = ROOT) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
         cwd=cwd,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode is not None
-    return process.returncode, out.decode()
+    return process.returncode, out.decode(errors="replace")
 
 
-def test_the_readme_has_the_blocks_this_test_runs() -> None:
-    snippets = [c for c in _blocks("python") if not _is_script(c) and not _names_a_file(c)]
-    assert len(snippets) >= 8
-    assert any(_is_script(c) for c in _blocks("python"))
-    assert {_names_a_file(c) for c in _blocks("python")} >= {"conftest.py", "test_my_images.py"}
-    assert FIRST_COMMAND in _blocks("sh")[0]
-    assert TEST_COMMAND in _blocks("sh")[0]
+def _check_output(block: Block, out: str) -> None:
+    if block.output is not None:
+        missing = docblocks.shows(out, block.output)
+        assert not missing, f"{block.where}: output lacks {missing}\n--- output:\n{out}"
 
 
-async def test_python_snippets_run_in_order() -> None:
-    tokens = {"readme-token": "default", "ops-token": "ops"}
-    async with Emulator(rate_limits=(), tokens=tokens) as emu:
-        async with (
-            do_images.Client("readme-token", base_url=emu.url) as client,
-            do_images.Client("ops-token", base_url=emu.url) as recipient,
-        ):
-            namespace: dict[str, Any] = {
-                "client": client,
-                "do_images": do_images,
-                "recipient": recipient,
-                "team_uuid": emu.account_uuid("ops"),
-            }
-            for code in _blocks("python"):
-                if _is_script(code) or _names_a_file(code):
-                    continue
-                # The Redis examples use the test run's redis-server where there is one (CI
-                # has); elsewhere they show the documented fallback to in-process limits.
-                code = code.replace(
-                    README_REDIS, os.environ.get("DO_IMAGES_REDIS_URL", README_REDIS)
-                )
-                compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-                result = eval(compiled, namespace)  # the README's own example code
-                if asyncio.iscoroutine(result):
-                    await result
-    # What the snippets left behind is what the README says they do.
-    assert namespace["image"].name == "arch-cloud-2025"
-    assert namespace["image"].status == "available"
-    assert namespace["again"].status == "completed"
-    assert namespace["count"] > 0
-    assert "ubuntu-24-04-x64" in namespace["slugs"]
-    assert namespace["offered"] > 0
-    assert emu.owner(namespace["snapshots"][1].id) == "ops"
-    assert emu.owner(namespace["snapshots"][2].id) == "ops"
-    assert emu.owner(namespace["snapshots"][0].id) == "default"
-    assert namespace["per_account"] == {"web": 4, "ops": 2}  # as the README prints it
-    assert namespace["traced_statuses"] == [200]
-    assert namespace["rest"] == [i.id for i in namespace["everything"]][20:]
+# --- the blocks, each on its own --------------------------------------------------------------
 
 
-async def test_the_quickstart_script_prints_distributions() -> None:
-    (script,) = [c for c in _blocks("python") if _is_script(c)]
-    async with Emulator(rate_limits=()) as emu:
-        code, out = await _run(
-            sys.executable, "-c", _pointed_at(script, str(emu.url)), env={"DIGITALOCEAN_TOKEN": "t"}
-        )
-    assert code == 0, out
-    assert "ubuntu-24-04-x64 2024-09-24 19:02:35+00:00" in out
-    assert ("GET", "/v2/images") in {(r.method, r.path) for r in emu.requests}
+@pytest.mark.parametrize("block", SCRIPTS, ids=lambda b: b.where)
+async def test_python_script_runs(
+    block: Block, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    code = block.code
+    if DOCS_REDIS in code:
+        code = code.replace(DOCS_REDIS, request.getfixturevalue("redis_url"))
+    (tmp_path / "example.py").write_text(code)
+    status, out = await _run(sys.executable, "example.py", cwd=tmp_path)
+    assert status == 0, f"{block.where} failed:\n{out}"
+    _check_output(block, out)
 
 
-async def test_the_pytest_example_passes(tmp_path: Path) -> None:
-    for code in _blocks("python"):
-        name = _names_a_file(code)
-        if name:
-            (tmp_path / name).write_text(code)
-    code, out = await _run(
+@pytest.mark.parametrize("page", list(PROJECTS), ids=lambda p: str(p.relative_to(ROOT)))
+async def test_pytest_project_passes(page: Path, tmp_path: Path) -> None:
+    files = PROJECTS[page]
+    for block in files:
+        assert block.file_name is not None
+        (tmp_path / block.file_name).write_text(block.code)
+    tests = sum(len(re.findall(r"^(?:async )?def test_", b.code, flags=re.M)) for b in files)
+    status, out = await _run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path), cwd=tmp_path
     )
-    assert code == 0, out
-    assert "2 passed" in out
+    assert status == 0, out
+    assert re.search(rf"\b{tests} passed", out), out
+    assert "skipped" not in out, out
+    _check_output(files[-1], out)
 
 
-def _commands() -> list[str]:
-    lines = [line.strip() for code in _blocks("sh") for line in code.splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def test_quick_variants_name_real_readme_commands() -> None:
-    assert set(QUICK) <= set(_commands())
-
-
-def test_the_test_command_is_what_ci_runs() -> None:
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert TEST_COMMAND in _commands()
-    assert any(line.startswith(TEST_COMMAND) for line in ci)
-    assert FIRST_COMMAND in ci
-
-
-@pytest.mark.parametrize("command", [c for c in _commands() if c != TEST_COMMAND])
-async def test_shell_commands_run(command: str, tmp_path: Path) -> None:
-    argv = command.split()
+def _argv(command: str, tmp: Path) -> list[str]:
     if command in QUICK:
-        argv += QUICK[command].format(tmp=tmp_path).split()
+        command += " " + QUICK[command].format(tmp=tmp)
+    argv = shlex.split(command)
     if argv[:2] == ["uv", "run"]:
         argv = argv[2:]
         if argv[0] == "--extra":
-            argv = argv[2:]  # the bench extra is installed by `uv sync --all-extras`
+            argv = argv[2:]  # the bench extra's peers are not run (--no-peers)
         argv = [str(BIN / argv[0]), *argv[1:]]
-    code, out = await _run(*argv)
-    assert code == 0, out
-    if command == FIRST_COMMAND:
-        (sample,) = _blocks("text")[:1]
-        for line in sample.splitlines():
-            if line != "...":
-                assert line in out
+    return argv
+
+
+def _lines(block: Block) -> list[str]:
+    lines = [line.strip() for line in block.code.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("block", COMMANDS, ids=lambda b: b.where)
+async def test_shell_commands_run(block: Block, tmp_path: Path) -> None:
+    outputs = []
+    for command in _lines(block):
+        if command == TEST_COMMAND:
+            continue  # .ci/run runs it (see test_the_two_commands_are_what_ci_runs_first)
+        status, out = await _run(*_argv(command, tmp_path))
+        assert status == 0, f"{block.where}: {command}\n{out}"
+        outputs.append(out)
+    if not any(command in QUICK for command in _lines(block)):
+        _check_output(block, "\n".join(outputs))  # a QUICK run's figures differ from the page's
+
+
+# --- what the runner relies on ----------------------------------------------------------------
+
+
+def test_the_pages_have_the_blocks_this_test_runs() -> None:
+    assert len(SCRIPTS) >= 10
+    readme = docblocks.blocks(README)
+    assert FIRST_COMMAND in _lines(next(b for b in readme if b.language == "sh"))
+    assert {b.file_name for b in PROJECTS[README]} == {"conftest.py", "test_my_images.py"}
+    # Every script that starts an emulator says so, and none needs a real token.
+    for block in SCRIPTS:
+        assert "asyncio.run(" in block.code, block.where
+
+
+def test_the_output_check_can_fail() -> None:
+    assert docblocks.shows("404 not_found 4d9d8375-aa", "404 not_found 4d9d8375-…") == []
+    assert docblocks.shows("404 not_found", "500 oops\n...") == ["500 oops"]
+
+
+def test_every_documented_benchmark_runs_quick() -> None:
+    documented = {line for block in COMMANDS for line in _lines(block)}
+    # No benchmark runs full size inside the tests, and each quick variant names real code.
+    assert {line for line in documented if "benchmarks" in line} <= set(QUICK)
+    for command in QUICK:
+        target = command.split()[-1]
+        assert (ROOT / target).exists() or (ROOT / target.replace(".", "/")).is_dir(), command
+
+
+def test_the_two_commands_are_what_ci_runs_first() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    lines = [line.strip() for line in ci.splitlines()]
+    # Each runs exactly as the README writes it (output teed to a log)…
+    assert f"{FIRST_COMMAND} | tee" in ci
+    assert f"\n  {TEST_COMMAND} 2>&1 | tee" in ci
+    # …as the first stages that run uv, before anything installs extras.
+    stages = [line for line in lines if line.startswith("stage ")]
+    ends = (" first_command", " test_command")
+    order = [i for i, line in enumerate(stages) if line.endswith(ends)]
+    synced = next(i for i, line in enumerate(stages) if "uv sync" in line)
+    assert order == [2, 3], stages  # after the prerequisites and redis-server
+    assert synced > 3, stages
+    assert TEST_COMMAND in _lines(next(b for b in docblocks.blocks(README) if b.language == "sh"))
+
+
+# --- the README as a front door -----------------------------------------------------------------
+
+
+def test_the_readme_is_short_with_a_table_of_contents() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 400
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    contents = text.split("## Contents", 1)[1].split("\n## ", 1)[0]
+    for heading in headings[1:]:
+        anchor = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        assert f"(#{anchor})" in contents, heading
+    assert "Python 3.11+" in text
+
+
+def test_local_links_in_the_readme_lead_somewhere() -> None:
+    for target in re.findall(r"\]\(((?!https?:|#)[^)#]+)", README.read_text()):
+        assert (ROOT / target).exists(), target
+
+
+def _documented_signature() -> ast.arguments:
+    (block,) = [
+        b for b in docblocks.blocks(README) if b.language == "py" and "do_images.Client(" in b.code
+    ]
+    inner = block.code.split("(", 1)[1].rsplit(")", 1)[0]
+    function = ast.parse(f"def Client({inner}): ...").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    return function.args
+
+
+def _shown(default: ast.expr) -> object:
+    # A value written as arithmetic (`16 * 2**20`) is evaluated with nothing else in reach.
+    return eval(ast.unparse(default), {"__builtins__": {}})  # the README's own literal
+
+
+def test_the_documented_client_signature_is_the_real_one() -> None:
+    documented = _documented_signature()
+    real = inspect.signature(do_images.Client).parameters
+    shown = [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in documented.args]
+    shown += [(a, inspect.Parameter.KEYWORD_ONLY) for a in documented.kwonlyargs]
+    assert [(a.arg, kind) for a, kind in shown] == [(p.name, p.kind) for p in real.values()]
+    defaults = [*documented.defaults, *documented.kw_defaults]
+    for (arg, _), default in zip(shown, defaults, strict=True):
+        parameter = real[arg.arg]
+        assert arg.annotation is not None, arg.arg
+        assert default is not None, arg.arg
+        assert ast.unparse(arg.annotation) == parameter.annotation, arg.arg
+        if isinstance(default, ast.Constant) and default.value is Ellipsis:
+            # `...`: a default that is an object, not a value (a test seam's real function).
+            assert callable(parameter.default) or parameter.default is not None, arg.arg
+        else:
+            assert _shown(default) == parameter.default, arg.arg
