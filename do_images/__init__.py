@@ -1,6 +1,7 @@
 """do_images: the async Python SDK for DigitalOcean's Images API (public names only)."""
 
 from ._client import Client
+from ._clock import Clock
 from ._convert import from_dict, to_dict
 from ._crawl import Checkpoints, Crawl, Crawled, CrawlProgress, MemoryCheckpoints, crawl
 from ._errors import (
@@ -24,8 +25,11 @@ from ._governor import RateLimiter
 from ._models import Action, Image, RateLimit, Region
 from ._pagination import Page, Paginator
 from ._version import __version__
+from ._windows import DIGITALOCEAN_LIMITS, MAX_PAUSE, RateWindow
 
 __all__ = [
+    "DIGITALOCEAN_LIMITS",
+    "MAX_PAUSE",
     "APIConnectionError",
     "APIError",
     "Action",
@@ -35,6 +39,7 @@ __all__ = [
     "Checkpoints",
     "Client",
     "ClientClosedError",
+    "Clock",
     "Crawl",
     "CrawlProgress",
     "Crawled",
@@ -49,6 +54,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RateLimiter",
+    "RateWindow",
     "Region",
     "ResponseDecodeError",
     "ServerError",
