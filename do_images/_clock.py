@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -44,7 +44,7 @@ class Clock:
         return None if deadline is None else deadline - self.monotonic()
 
     @contextmanager
-    def deadline(self, seconds: float) -> Iterator[None]:
+    def deadline(self, seconds: float) -> Generator[None, None, None]:
         """Bound everything inside to `seconds` from now; nested deadlines keep the earliest."""
         until = self.monotonic() + seconds
         outer = _DEADLINE.get()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import cast
 
 import attrs
 
 
 def _check_requests(instance: object, attribute: object, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(cast(object, value), int) or isinstance(value, bool) or value < 1:
         raise ValueError(
             f"a rate window's max_requests must be a whole number of 1 or more, got {value!r}"
         )
@@ -18,7 +19,7 @@ def _check_requests(instance: object, attribute: object, value: int) -> None:
 
 def _check_seconds(instance: object, attribute: object, value: float) -> None:
     if (
-        not isinstance(value, (int, float))
+        not isinstance(cast(object, value), (int, float))
         or isinstance(value, bool)
         or not math.isfinite(value)
         or value <= 0
@@ -67,7 +68,7 @@ def rate_windows(
         if isinstance(window, RateWindow):
             result.append(window)
             continue
-        if not (isinstance(window, tuple) and len(window) == 2):
+        if not (isinstance(cast(object, window), tuple) and len(window) == 2):
             raise TypeError(f"{name} must hold (max_requests, seconds) pairs, got {window!r}")
         try:
             result.append(RateWindow(*window))

@@ -61,7 +61,7 @@ from ._windows import DIGITALOCEAN_LIMITS, MAX_PAUSE, RateWindow, rate_windows
 
 __all__ = ["DIGITALOCEAN_LIMITS", "RedisCheckpoints", "RedisRateLimiter"]
 
-logger = logging.getLogger("do_images")
+logger: logging.Logger = logging.getLogger("do_images")
 
 # After Redis fails, how long each process keeps to its own limits before trying Redis again.
 RETRY_REDIS_AFTER = 1.0

@@ -138,7 +138,7 @@ async def images_create(ctx: Context) -> None:
         description=a.description,
         tags=a.tag,
     )
-    if a.wait and image.id is not None:
+    if a.wait:
         _resumable(ctx, f"created image {image.id}", f"do-images images wait {image.id}")
         await _wait_image(ctx, image.id)
     else:
@@ -317,7 +317,7 @@ async def _wait_action(ctx: Context, image_id: int, action_id: int) -> None:
 
 async def _started(ctx: Context, image_id: int, started: Awaitable[Action]) -> None:
     action = await _found(f"image {image_id}", started)
-    if ctx.args.wait and action.id is not None:
+    if ctx.args.wait:
         command = f"do-images actions wait {image_id} {action.id}"
         _resumable(ctx, f"started {action.type} action {action.id} on image {image_id}", command)
         await _wait_action(ctx, image_id, action.id)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -94,7 +94,7 @@ class _Lines(logging.Handler):
 @contextmanager
 def installed(
     stream: TextIO, progress: Progress, tracer: Tracer, *, verbose: bool
-) -> Iterator[None]:
+) -> Generator[None, None, None]:
     """Route the SDK's records while a command runs: decisions to the progress line and
     `tracer`, and everything to `stream` if `verbose`. Nothing reaches the root logger (the
     command owns its stderr); the logger is left as it was found afterwards (main() may run

@@ -73,7 +73,7 @@ class Prune:
 
     def matches(self, image: Image) -> bool:
         """Whether `image` is one of the candidates (an image without a date never is)."""
-        if image.type not in PRUNABLE or image.created_at is None or image.id is None:
+        if image.type not in PRUNABLE or image.created_at is None:
             return False
         if self.name_prefix is not None and not (image.name or "").startswith(self.name_prefix):
             return False
