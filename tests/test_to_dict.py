@@ -16,6 +16,8 @@ import do_images
 from do_images import Action, Image, Region, from_dict, to_dict
 from do_images._convert import PageBody, decode_one, decode_page
 
+from .test_convert import WITHOUT_ID
+
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 ENVELOPES: dict[str, type[Any]] = {"image": Image, "images": Image, "action": Action}
 ENVELOPES["actions"] = Action
@@ -28,6 +30,8 @@ def recorded_models() -> list[tuple[str, Any]]:
         body = path.read_bytes()
         (key,) = json.loads(body).keys() & ENVELOPES.keys()
         name = str(path.relative_to(FIXTURES))
+        if name in WITHOUT_ID:  # hand-written bodies with no integer id: decode errors
+            continue
         if key.endswith("s"):
             page: PageBody[Any] = decode_page(body, key, ENVELOPES[key], status=200)
             found += [(f"{name}[{n}]", item) for n, item in enumerate(page.items)]
@@ -46,7 +50,7 @@ def through_json(model: Any) -> Any:
 )
 def test_every_recorded_model_round_trips_through_json() -> None:
     models = recorded_models()
-    assert len(models) >= 30  # 30 bodies, some of them pages of several
+    assert len(models) >= 30  # 26 decodable bodies, some of them pages of several
     for name, model in models:
         assert through_json(model) == model, name
         assert from_dict(type(model), to_dict(model)) == model, name
@@ -71,8 +75,8 @@ regions = st.builds(
     Region,
     slug=maybe(texts),
     name=maybe(texts),
-    sizes=maybe(strings),
-    features=maybe(strings),
+    sizes=strings,
+    features=strings,
     available=maybe(st.booleans()),
 )
 images = st.builds(
@@ -83,18 +87,18 @@ images = st.builds(
     distribution=maybe(texts),
     slug=maybe(texts),
     public=maybe(st.booleans()),
-    regions=maybe(strings),
+    regions=strings,
     created_at=maybe(stamps),
     min_disk_size=maybe(st.integers(0, 10**6)),
     size_gigabytes=maybe(st.floats(0, 1e6, allow_nan=False)),
     description=maybe(texts),
-    tags=maybe(strings),
+    tags=strings,
     status=maybe(texts),
     error_message=maybe(texts),
 )
 actions = st.builds(
     Action,
-    id=maybe(st.integers(1, 2**53)),
+    id=st.integers(1, 2**53),
     status=maybe(texts),
     type=maybe(texts),
     started_at=maybe(stamps),
@@ -136,8 +140,8 @@ def test_the_stored_form_uses_the_api_field_names() -> None:
     assert to_dict(action)["region"] == {
         "slug": "nyc3",
         "name": None,
-        "sizes": None,
-        "features": None,
+        "sizes": [],
+        "features": [],
         "available": None,
     }
 
