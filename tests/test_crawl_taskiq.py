@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from do_images.redis import RedisCheckpoints
 from do_images.testing import Emulator
 
-from .support.redis_server import HOW_TO_ENABLE, RedisServer, have_binary
+from .support.redis_server import own_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "docs" / "recipes" / "taskiq_crawl.py"
@@ -53,15 +53,7 @@ def load_recipe() -> ModuleType:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A redis-server of this test alone: the recipe's queue has fixed key names."""
-    if not have_binary():
-        if os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1":
-            pytest.fail(f"DO_IMAGES_REQUIRE_REDIS=1 but {HOW_TO_ENABLE}")
-        pytest.skip(HOW_TO_ENABLE)
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from own_redis_server()
 
 
 def token(name: str) -> str:

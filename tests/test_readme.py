@@ -32,7 +32,7 @@ import do_images
 
 from .support import docblocks
 from .support.docblocks import README, ROOT, Block
-from .support.redis_server import HOW_TO_ENABLE, RedisServer, have_binary
+from .support.redis_server import redis_url_for_tests
 
 FIRST_COMMAND = "uv run do-images --emulator images list --type distribution"
 TEST_COMMAND = "uv run pytest"
@@ -58,19 +58,7 @@ COMMANDS = [b for b in docblocks.every_block() if b.language == "sh"]
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     """The test run's Redis: $DO_IMAGES_REDIS_URL, else a redis-server started here."""
-    url = os.environ.get("DO_IMAGES_REDIS_URL")
-    if url:
-        yield url
-        return
-    if not have_binary():
-        if os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1":
-            pytest.fail(f"DO_IMAGES_REQUIRE_REDIS=1 but {HOW_TO_ENABLE}")
-        pytest.skip(f"a Redis example: {HOW_TO_ENABLE}")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from redis_url_for_tests()
 
 
 async def _run(*argv: str, cwd: Path = ROOT) -> tuple[int, str]:

@@ -36,7 +36,12 @@ from do_images.redis import RedisRateLimiter
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN
-from .support.redis_server import HOW_TO_ENABLE, RedisServer, free_port, have_binary
+from .support.redis_server import (
+    RedisServer,
+    free_port,
+    have_binary,
+    redis_url_for_tests,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1"
@@ -53,17 +58,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    url = os.environ.get("DO_IMAGES_REDIS_URL")
-    if url:
-        yield url
-        return
-    if not have_binary():
-        _unavailable(HOW_TO_ENABLE)
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from redis_url_for_tests()
 
 
 @pytest.fixture

@@ -82,6 +82,12 @@ def redis_url_for_tests() -> Iterator[str]:
     if url:
         yield url
         return
+    yield from own_redis_server()
+
+
+def own_redis_server() -> Iterator[str]:
+    """The body of a fixture: a `redis-server` of its own, stopped afterwards; without the
+    binary the test is skipped (a failure when DO_IMAGES_REQUIRE_REDIS=1, as in CI)."""
     if not have_binary():
         if os.environ.get("DO_IMAGES_REQUIRE_REDIS") == "1":
             pytest.fail(f"DO_IMAGES_REQUIRE_REDIS=1 but {HOW_TO_ENABLE}")
