@@ -12,6 +12,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
 
@@ -190,7 +191,8 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
         await survivor.stop()
 
         # Every image of every account stored exactly once, and nothing else.
-        with sqlite3.connect(database) as db:
+        # sqlite3's own `with` only ends a transaction; closing() closes the connection.
+        with closing(sqlite3.connect(database)) as db:
             rows = db.execute("SELECT account, image_id FROM images").fetchall()
             failures = db.execute("SELECT * FROM failures").fetchall()
         assert failures == []
