@@ -90,7 +90,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_a_refused_connection_is_announced_at_once() -> None:
+async def test_a_refused_connection_is_announced_at_once(caplog: pytest.LogCaptureFixture) -> None:
     # It used to be ~11 s of silence while five retries ran.
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
@@ -114,4 +114,8 @@ async def test_a_refused_connection_is_announced_at_once() -> None:
         f"retry {n}/5" for n in range(2, 6)
     ]
     assert rest[-1].endswith("Connection refused")
-    assert proc.returncode == 3
+    # asyncio reports 255 when something else in this process reaped the child first (it logs
+    # "Unknown child process pid"; seen on loaded CI runs): then the exit code is unknowable
+    # here, and the last line above is what the command said.
+    if "Unknown child process pid" not in caplog.text:
+        assert proc.returncode == 3
