@@ -211,8 +211,10 @@ class Client:
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
     ) -> None:
-        session = check.optional_instance("session", session, aiohttp.ClientSession)
-        clock = check.optional_instance("clock", clock, Clock) or SYSTEM_CLOCK
+        session = check.optional_instance(
+            "session", session, aiohttp.ClientSession, "an aiohttp.ClientSession"
+        )
+        clock = check.optional_instance("clock", clock, Clock, "a do_images.Clock") or SYSTEM_CLOCK
         self._base_url = _resolve_base_url(base_url, allow_insecure_http)
         self._concurrency = check.positive_int("concurrency", concurrency)
         self._max_prefetch_bytes = check.positive_int("max_prefetch_bytes", max_prefetch_bytes)

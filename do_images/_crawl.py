@@ -5,7 +5,6 @@ checkpoints (the `Checkpoints` protocol and MemoryCheckpoints here; RedisCheckpo
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import logging
 from collections import deque
@@ -26,6 +25,7 @@ from ._client import (
 )
 from ._errors import DigitalOceanError, printable
 from ._governor import RateLimiter
+from ._http import sdk_session
 from ._models import Image
 from ._pagination import Page
 
@@ -212,11 +212,8 @@ class Crawl:
         if self._task is not None or self._stopped:
             raise RuntimeError("a Crawl runs once; call do_images.crawl() again")
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=POOL_SIZE),
-                # The API sets no cookie that matters, and replaying one would be a surprise.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=bool(self._client_options.get("trust_env", False)),
+            self._session = sdk_session(
+                trust_env=bool(self._client_options.get("trust_env", False)), limit=POOL_SIZE
             )
         self._task = asyncio.create_task(self._run())
         return self
@@ -404,9 +401,6 @@ def crawl(
     `per_page` are those of ``client.images.list()``.
     """
     tokens = _accounts(accounts)
-    if session is not None and not isinstance(cast(object, session), aiohttp.ClientSession):
-        kind = builtins.type(session).__name__
-        raise TypeError(f"session must be an aiohttp.ClientSession, not {kind}")
     options: dict[str, Any] = {"base_url": base_url, "rate_limiter": rate_limiter}
     options.update(client_options)
     listing: dict[str, Any] = {
@@ -417,7 +411,7 @@ def crawl(
     }
     # A client that never sends anything checks every client option and listing argument now,
     # with the SDK's own messages; it opens no session.
-    Client(next(iter(tokens.values())), **options).images.list(**listing)
+    Client(next(iter(tokens.values())), session=session, **options).images.list(**listing)
     return Crawl(
         tokens,
         listing=listing,

@@ -98,6 +98,17 @@ def _trace_config() -> aiohttp.TraceConfig:
 _TRACE = _trace_config()
 
 
+def sdk_session(*, trust_env: bool, limit: int = 100) -> aiohttp.ClientSession:
+    """A session the SDK makes for itself: no cookies, the attempt hooks, `limit` connections."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit),
+        # The API sets no cookie that matters, and replaying one would be a surprise.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=trust_env,
+        trace_configs=[_TRACE],
+    )
+
+
 class Http:
     """Sends one request at a time for one client; owns its aiohttp session unless given one."""
 
@@ -148,12 +159,7 @@ class Http:
                 " create one Client per event loop"
             )
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                # The API sets no cookie that matters, and replaying one would be a surprise.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=self._trust_env,
-                trace_configs=[_TRACE],
-            )
+            self._session = sdk_session(trust_env=self._trust_env)
         elif _TRACE not in self._session.trace_configs:
             # A caller's session: the hooks act only on the SDK's own requests.
             self._session.trace_configs.append(_TRACE)

@@ -60,11 +60,12 @@ def image_type(value: Any) -> str | None:
     return value  # type: ignore[no-any-return]
 
 
-def optional_instance(name: str, value: object, kind: type[K]) -> K | None:
-    """None, or an instance of `kind` (checked at run time for callers without a type checker)."""
+def optional_instance(name: str, value: object, kind: type[K], what: str) -> K | None:
+    """None, or an instance of `kind` (checked at run time for callers without a type checker);
+    `what` names the kind as users write it (``an aiohttp.ClientSession``)."""
     if value is None or isinstance(value, kind):
         return value
-    raise TypeError(f"{name} must be a {kind.__module__}.{kind.__name__}, not {_type_name(value)}")
+    raise TypeError(f"{name} must be {what}, not {_type_name(value)}")
 
 
 def optional_bool(name: str, value: Any) -> bool | None:
