@@ -146,6 +146,10 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
         CRAWL_DATABASE=str(database),
         CRAWL_BASE_URL=str(emu.url),
         CRAWL_LEASE="1",
+        # The victim may die holding every slot of its account's window (requests sent, not
+        # answered; likely on a loaded machine, where the emulator answers late): the limiter
+        # frees them after twice this (the default, 120 s, outlasted the wait below).
+        CRAWL_TIMEOUT="5",
         CRAWL_ACCOUNTS_PER_WORKER=str(ACCOUNTS),
         CRAWL_RATE_LIMITS=f"{LIMIT[0]}/{LIMIT[1]}",
         CRAWL_PER_PAGE=str(PER_PAGE),
@@ -187,7 +191,17 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
         async def all_done() -> bool:
             return all([(await checkpoints.load(name)).complete for name in names])
 
-        await until(all_done, 120, "every account is complete")
+        try:
+            await until(all_done, 120, "every account is complete")
+        except pytest.fail.Exception:
+            # What a loaded CI run needs to tell a stuck queue from a failed crawl.
+            waiting = [n for n in names if not (await checkpoints.load(n)).complete]
+            with closing(sqlite3.connect(database)) as db:
+                failed = db.execute("SELECT * FROM failures").fetchall()
+            pytest.fail(
+                f"accounts never complete: {waiting}; failures: {failed}; "
+                f"victim {account}; survivor's log tail: {survivor.lines[-15:]}"
+            )
         await survivor.stop()
 
         # Every image of every account stored exactly once, and nothing else.

@@ -16,6 +16,10 @@ an upsert, so a repeated page is stored once). Configuration comes from the envi
 - ``CRAWL_BASE_URL``: the API (DigitalOcean's by default).
 - ``CRAWL_LEASE``: seconds after which a task whose worker stopped renewing it (the worker
   died) goes to another worker (default 60).
+- ``CRAWL_TIMEOUT``: each request's timeout in seconds (default 30). A worker that dies in
+  the middle of requests leaves them held in the shared windows (nobody will report their
+  answers); the limiter counts them as answered twice this long after they left, so their
+  token's other workers wait at most that.
 - ``CRAWL_ACCOUNTS_PER_WORKER``: accounts one worker walks at once (default 4).
 - ``CRAWL_RATE_LIMITS``: each token's windows, as ``250/60,5000/3600`` (DigitalOcean's, the
   default); ``CRAWL_PER_PAGE``: images a page (200).
@@ -65,6 +69,7 @@ RATE_LIMITS = [
     )
 ]
 PER_PAGE = int(os.environ.get("CRAWL_PER_PAGE", "200"))
+TIMEOUT = float(os.environ.get("CRAWL_TIMEOUT", "30"))
 
 
 class LeasedStreamBroker(RedisStreamBroker):
@@ -197,7 +202,9 @@ class Worker:
 
     def __init__(self) -> None:
         self.redis = Redis.from_url(REDIS_URL)  # pyright: ignore[reportUnknownMemberType]
-        self.limiter = RedisRateLimiter(self.redis, limits=RATE_LIMITS)
+        # max_hold must exceed any request's timeout; past it, a dead worker's requests count
+        # as answered (the default, 120 s, would hold its token's windows that long).
+        self.limiter = RedisRateLimiter(self.redis, limits=RATE_LIMITS, max_hold=2 * TIMEOUT)
         self.checkpoints = RedisCheckpoints(self.redis)
         self.session = aiohttp.ClientSession()
         self.sink = SqliteSink(DATABASE)
@@ -232,6 +239,7 @@ async def crawl_account(account: str) -> int:
         rate_limiter=worker.limiter,
         checkpoints=worker.checkpoints,
         base_url=BASE_URL,
+        timeout=TIMEOUT,
     )
     stored = 0
     async with crawl:
