@@ -124,6 +124,11 @@ class RecentIds:
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
+        ids = list(map(_item_id, items))
+        unique = set(ids)
+        if len(unique) == len(ids) and unique.isdisjoint(recent) and unique.isdisjoint(older):
+            recent |= unique  # the usual page: nothing seen before, found with set operations
+            return list(items), bool(items)
         fresh: list[T] = []
         anything_new = False
         for item in items:
@@ -199,15 +204,20 @@ class Paginator(Generic[T]):
                 # page the total implies (without a total, only the page needed), and never
                 # more bytes held ahead than the budget allows; the page needed always goes.
                 reach = number + window - 1 if last_page is not None else number
-                held = sum(_held(task, largest) for task in in_flight.values())
-                for ahead in range(number, max(number, min(reach, last_page or number)) + 1):
-                    if ahead in in_flight:
-                        continue
-                    if ahead > number and held + largest > self._prefetch_bytes:
-                        break
-                    in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
-                    held += largest
-                response = await in_flight.pop(number)
+                farthest = max(number, min(reach, last_page or number))
+                if farthest == number and not in_flight:
+                    # Only the page needed now (the first, or a walk's last): no task for it.
+                    response = await self._fetch(number)
+                else:
+                    held = sum(_held(task, largest) for task in in_flight.values())
+                    for ahead in range(number, farthest + 1):
+                        if ahead in in_flight:
+                            continue
+                        if ahead > number and held + largest > self._prefetch_bytes:
+                            break
+                        in_flight[ahead] = asyncio.ensure_future(self._fetch(ahead))
+                        held += largest
+                    response = await in_flight.pop(number)
                 largest = max(largest, len(response.body))
                 if self._before_decode is not None:
                     await self._before_decode()
