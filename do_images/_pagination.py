@@ -204,7 +204,7 @@ class Paginator(Generic[T]):
                 # page the total implies (without a total, only the page needed), and never
                 # more bytes held ahead than the budget allows; the page needed always goes.
                 reach = number + window - 1 if last_page is not None else number
-                farthest = max(number, min(reach, last_page or number))
+                farthest: int = max(number, min(reach, last_page or number))
                 if farthest == number and not in_flight:
                     # Only the page needed now (the first, or a walk's last): no task for it.
                     response = await self._fetch(number)
