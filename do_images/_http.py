@@ -226,8 +226,10 @@ class Http:
         """The whole body, after decompression, or ResponseDecodeError past the bound."""
         limit = self._max_response_bytes
         declared = answer.content_length
-        if declared is not None and declared > limit and not answer.headers.get("Content-Encoding"):
-            raise _too_large(where, answer.status, limit)
+        if declared is not None and not answer.headers.get("Content-Encoding"):
+            if declared > limit:
+                raise _too_large(where, answer.status, limit)
+            return await answer.read()  # the parser stops at the declared length
         chunks: list[bytes] = []
         size = 0
         # aiohttp inflates a compressed body a bounded piece at a time, so counting what
