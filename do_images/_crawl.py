@@ -303,13 +303,18 @@ class Crawl:
         await self._queue.put(_Stop())
 
     async def _walker(self) -> None:
-        while self._pending:
+        # `_stopped` as well as the cancellation: a checkpoint store may swallow a
+        # cancellation (redis-py does), and a walk that went on would wait for a decode slot
+        # that no consumer will ever give back.
+        while self._pending and not self._stopped:
             await self._walk(self._pending.popleft())
 
     async def _walk(self, name: str) -> None:
         start = 1
         if self._checkpoints is not None:
             progress = await self._checkpoints.load(name)
+            if self._stopped:  # the store swallowed the cancellation (see _walker)
+                raise asyncio.CancelledError
             if progress.complete:
                 self._completed.add(name)
                 return
@@ -323,6 +328,8 @@ class Crawl:
 
         async def take_slot() -> None:
             nonlocal holding
+            if self._stopped:
+                raise asyncio.CancelledError  # see _walker
             await self._decoded.acquire()
             holding = True
 

