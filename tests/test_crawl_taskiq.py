@@ -198,9 +198,21 @@ async def test_two_workers_one_killed_mid_account_store_every_image_exactly_once
             waiting = [n for n in names if not (await checkpoints.load(n)).complete]
             with closing(sqlite3.connect(database)) as db:
                 failed = db.execute("SELECT * FROM failures").fetchall()
+            about = [line for line in survivor.lines if any(n in line for n in waiting)]
+            about += [f"victim: {line}" for line in victim.lines if any(n in line for n in waiting)]
+            troubles = [
+                line
+                for w in workers
+                for line in w.lines
+                if any(word in line for word in ("Error", "Exception", "Traceback", "WARNING"))
+            ]
+            pending = await redis.xpending("do_images:crawl:tasks", "do_images-crawl")
             pytest.fail(
-                f"accounts never complete: {waiting}; failures: {failed}; "
-                f"victim {account}; survivor's log tail: {survivor.lines[-15:]}"
+                f"accounts never complete: {waiting}; failures: {failed}; victim {account},"
+                f" which started {victim.started()}; survivor's lines about them: {about};"
+                f" took over: {sum('took over' in line for line in survivor.lines)};"
+                f" pending in the stream: {pending}; troubles: {troubles[-10:]};"
+                f" survivor's log tail: {survivor.lines[-8:]}"
             )
         await survivor.stop()
 

@@ -242,10 +242,15 @@ async def crawl_account(account: str) -> int:
         timeout=TIMEOUT,
     )
     stored = 0
-    async with crawl:
-        async for found in crawl:
-            worker.sink.put(found)
-            stored += 1
+    try:
+        async with crawl:
+            async for found in crawl:
+                worker.sink.put(found)
+                stored += 1
+    except Exception as error:  # not the account's failure (the sink, Redis, a bug): kept too
+        worker.sink.failed(account, f"{type(error).__name__}: {error}")
+        logger.exception("account %s stopped after %d images stored", account, stored)
+        raise
     for name, error in crawl.failures.items():
         worker.sink.failed(name, f"{type(error).__name__}: {error}")
     logger.info("account %s %s (%d images stored)", account, _outcome(crawl), stored)
