@@ -37,6 +37,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -179,9 +180,18 @@ class SqliteSink:
     def __init__(self, path: Path) -> None:
         # Several worker processes write one file: WAL lets them, a busy timeout queues them.
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Setting up the file takes its lock without that timeout ("database is locked" when
+        # workers start together, seen in this recipe's test): retried for at most 10 s.
+        for attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(self.SCHEMA)
+                break
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.1)
         self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing
-        self._db.executescript(self.SCHEMA)
 
     def put(self, found: do_images.Crawled) -> None:
         # Each row is committed before the crawl asks for the next item, so a page is
@@ -247,8 +257,8 @@ async def crawl_account(account: str) -> int:
             async for found in crawl:
                 worker.sink.put(found)
                 stored += 1
-    except Exception as error:  # not the account's failure (the sink, Redis, a bug): kept too
-        worker.sink.failed(account, f"{type(error).__name__}: {error}")
+    except Exception as problem:  # not the account's failure (the sink, Redis, a bug): kept too
+        worker.sink.failed(account, f"{type(problem).__name__}: {problem}")
         logger.exception("account %s stopped after %d images stored", account, stored)
         raise
     for name, error in crawl.failures.items():
@@ -273,8 +283,10 @@ async def kick() -> None:
 
 async def work() -> None:
     """Run tasks until stopped (SIGINT/SIGTERM), `ACCOUNTS_PER_WORKER` at a time."""
+    global _worker
     await broker.startup()
     try:
+        _worker = Worker()  # before any task: a task that failed to set it up would be lost
         await run_receiver_task(broker, max_async_tasks=ACCOUNTS_PER_WORKER, run_startup=False)
     finally:
         if _worker is not None:
