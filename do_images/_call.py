@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Generator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import attrs
 import msgspec
@@ -30,12 +31,15 @@ from ._errors import (
     ServerError,
     error_from_response,
 )
-from ._governor import RateLimiter
+from ._governor import Governor, RateLimiter
 from ._headers import moment, rate_limit_from, reset_in
 from ._http import Http, NoAnswer, Params, Response
 from ._models import RateLimit
 from ._retry import retry_delay
 from ._windows import MAX_PAUSE
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger("do_images")
 
@@ -90,6 +94,18 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<Transport {self._shared.http.base_url}>"
+
+    def for_token(self, token: str, session: aiohttp.ClientSession | None) -> Transport:
+        """A transport with this one's settings, limiter and clock for another token, on
+        `session`; the limiter keeps the token's windows apart by its own key."""
+        shared = self._shared
+        return Transport(
+            http=shared.http.for_token(token, session),
+            token=token,
+            settings=self._settings,
+            limiter=shared.limiter,
+            clock=shared.clock,
+        )
 
     def derive(self, settings: Settings) -> Transport:
         """A transport with other settings sharing this one's session, limiter and figures;
@@ -235,7 +251,9 @@ class Transport:
         except BaseException:
             self._answered()  # reported even while the call is being cancelled
             raise
-        await asyncio.shield(self._answered())
+        report = self._answered()
+        if report is not None:
+            await asyncio.shield(report)
         if isinstance(sent, NoAnswer):
             remaining = shared.clock.remaining()
             if (
@@ -254,10 +272,14 @@ class Transport:
             return error, sent.sends
         return sent, sent.sends
 
-    def _answered(self) -> asyncio.Future[None]:
-        """Tell the limiter an attempt it let go has ended. The report runs as a task of its
-        own, so that cancelling the call (or awaiting the report) cannot lose it."""
+    def _answered(self) -> asyncio.Future[None] | None:
+        """Tell the limiter an attempt it let go has ended. The in-process governor is told at
+        once (None); another limiter's report runs as a task of its own, so that cancelling
+        the call (or awaiting the report) cannot lose it."""
         shared = self._shared
+        if isinstance(shared.limiter, Governor):  # no I/O: a task per attempt would cost more
+            shared.limiter.count_answer(shared.limiter_key)
+            return None
         report = asyncio.ensure_future(shared.limiter.answered(shared.limiter_key))
         shared.reports.add(report)
         report.add_done_callback(shared.reports.discard)

@@ -28,7 +28,7 @@ from ._errors import DigitalOceanError, printable
 from ._governor import RateLimiter
 from ._http import sdk_session
 from ._models import Image
-from ._pagination import Page
+from ._pagination import Page, Paginator
 
 logger = logging.getLogger("do_images")
 
@@ -165,19 +165,21 @@ class Crawl:
         self,
         accounts: dict[str, str],
         *,
-        listing: dict[str, Any],
+        listing: Paginator[Image],
         accounts_in_flight: int,
         session: aiohttp.ClientSession | None,
         checkpoints: Checkpoints | None,
-        client_options: dict[str, Any],
+        trust_env: bool,
     ) -> None:
         self._tokens = accounts
-        self._listing = listing
         self._accounts_in_flight = accounts_in_flight
         self._session = session
         self._owns_session = session is None
         self._checkpoints = checkpoints
-        self._client_options = client_options
+        # Every account's walk is this listing, its transport given the account's token: the
+        # options, the listing's arguments and the rate limiter are checked and made once.
+        self._listing = listing
+        self._trust_env = trust_env
         self._pending = deque(accounts)
         self._failures: dict[str, DigitalOceanError] = {}
         self._completed: set[str] = set()
@@ -215,9 +217,7 @@ class Crawl:
         if self._task is not None or self._stopped:
             raise RuntimeError("a Crawl runs once; call do_images.crawl() again")
         if self._session is None:
-            self._session = sdk_session(
-                trust_env=bool(self._client_options.get("trust_env", False)), limit=POOL_SIZE
-            )
+            self._session = sdk_session(trust_env=self._trust_env, limit=POOL_SIZE)
         self._task = asyncio.create_task(self._run())
         return self
 
@@ -319,8 +319,7 @@ class Crawl:
                 self._completed.add(name)
                 return
             start = progress.pages_done + 1
-        options = self._client_options
-        client = Client(self._tokens[name], session=self._session, **options)
+        transport = self._listing.transport.for_token(self._tokens[name], self._session)
         final = None
         # Whether this walk holds a decode slot for a page not yet queued: each slot taken is
         # given back once, by the consumer when it takes the page, or here if none is queued.
@@ -339,9 +338,9 @@ class Crawl:
             holding = False
 
         try:
-            listing = client.images.list(**self._listing, start_page=start)
-            listing._before_decode = take_slot  # pyright: ignore[reportPrivateUsage]
-            pages = listing.pages()
+            pages = self._listing.rebound(
+                transport, start_page=start, before_decode=take_slot
+            ).pages()
             async with aclosing(pages):
                 async for page in pages:
                     if page.has_next:
@@ -366,7 +365,7 @@ class Crawl:
         finally:
             if holding:  # a page decoded but not queued (its decode failed, or a cancellation)
                 self._decoded.release()
-            await client.close()
+            await transport.close()
 
 
 def crawl(
@@ -390,9 +389,9 @@ def crawl(
     ...         print(found.account, found.image.id)
 
     - Every account shares one connection pool (one aiohttp session, closed at the end; or
-      `session`, left open). Each account has its own `Client`, so each token keeps its own
-      rate-limit windows, unless `rate_limiter` (such as ``RedisRateLimiter``) keeps them.
-      `client_options` go to every `Client` as given (`timeout`, `max_retries`, ...).
+      `session`, left open). Each account has its own `Client`, all made from one set of
+      `client_options` (`timeout`, `max_retries`, ...), checked once; each token keeps its own
+      rate-limit windows in one governor, or in `rate_limiter` (``RedisRateLimiter``).
     - At most `accounts_in_flight` accounts are walked at once, each with the usual prefetch.
       One account's images come in page order; accounts interleave as their pages arrive.
       A page is decoded only when the consumer is about to reach it (two at most wait
@@ -413,20 +412,17 @@ def crawl(
     tokens = _accounts(accounts)
     options: dict[str, Any] = {"base_url": base_url, "rate_limiter": rate_limiter}
     options.update(client_options)
-    listing: dict[str, Any] = {
-        "type": type,
-        "private": private,
-        "tag_name": tag_name,
-        "per_page": per_page,
-    }
     # A client that never sends anything checks every client option and listing argument now,
-    # with the SDK's own messages; it opens no session.
-    Client(next(iter(tokens.values())), session=session, **options).images.list(**listing)
+    # with the SDK's own messages; it opens no session. Each account's walk is made from it.
+    template = Client(next(iter(tokens.values())), session=session, **options)
+    listing = template.images.list(
+        type=cast(Any, type), private=private, tag_name=tag_name, per_page=per_page
+    )  # `type` is checked there, at run time, like every argument
     return Crawl(
         tokens,
         listing=listing,
         accounts_in_flight=check.positive_int("accounts_in_flight", accounts_in_flight),
         session=session,
         checkpoints=_checkpoints(checkpoints),
-        client_options=options,
+        trust_env=client_options.get("trust_env") is True,
     )

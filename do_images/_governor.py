@@ -165,6 +165,11 @@ class Governor:
     async def acquire(self, key: str, max_wait: float) -> float | None:
         now = self._clock.monotonic()
         state = self._state(key, now)
+        if not state.queue:  # nobody waiting: a free slot is taken at once (the usual case)
+            self._prune(state, now)
+            if self._free_at(state, now, 0)[0] <= now:
+                state.held.append(now)
+                return None
         until = now + max_wait
         ticket = object()
         state.queue.append(ticket)

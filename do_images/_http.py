@@ -23,6 +23,10 @@ USER_AGENT = (
     f"do-images/{__version__} aiohttp/{aiohttp.__version__} Python/{platform.python_version()}"
 )
 Params = Mapping[str, str | int]
+# How many paths' URLs one client keeps built (paths with ids are many, listings' few).
+_KEPT_URLS = 64
+# aiohttp's limits per connect timeout: the attempt's own timer bounds the rest (see send).
+_LIMITS: dict[float | None, aiohttp.ClientTimeout] = {}
 
 
 class Response:
@@ -132,11 +136,26 @@ class Http:
         self._trust_env = trust_env
         self._max_response_bytes = max_response_bytes
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The URLs of paths asked before (a listing asks the same one for every page).
+        self._urls: dict[tuple[str | int, ...], URL] = {}
         self.closed: bool = False
         """Set by close(): later attempts raise ClientClosedError."""
 
     def __repr__(self) -> str:
         return f"<Http {self.base_url}>"
+
+    def for_token(self, token: str, session: aiohttp.ClientSession | None) -> Http:
+        """An Http like this one for another token, on `session` (crawl's accounts); they
+        share the URLs built."""
+        sibling = Http(
+            base_url=self.base_url,
+            token=token,
+            session=session,
+            trust_env=self._trust_env,
+            max_response_bytes=self._max_response_bytes,
+        )
+        sibling._urls = self._urls
+        return sibling
 
     async def close(self) -> None:
         """Refuse later attempts; close the session if this client made it."""
@@ -183,13 +202,18 @@ class Http:
         bounds everything, the queue included.
         """
         session = self._open_session()
-        url = self.base_url.joinpath(*(str(segment) for segment in segments))
+        url = self._url(segments)
         headers = self._headers
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
         where = f"{method} {url.path}"
         attempt = _Attempt(timeout)
         until = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        limits = _LIMITS.get(connect_timeout)
+        if limits is None:
+            limits = _LIMITS[connect_timeout] = aiohttp.ClientTimeout(
+                total=None, sock_connect=connect_timeout
+            )
         try:
             async with asyncio.timeout_at(until) as t:
                 attempt.timer = t
@@ -202,7 +226,7 @@ class Http:
                     params=params,
                     data=body,
                     headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
+                    timeout=limits,
                     allow_redirects=False,
                     raise_for_status=False,
                     trace_request_ctx=attempt,
@@ -221,6 +245,14 @@ class Http:
             return NoAnswer(_connection_error(exc, method, url), attempt.sends)
         logger.debug("%s -> %d", where, status)
         return Response(status, content, answer_headers, attempt.sends)
+
+    def _url(self, segments: tuple[str | int, ...]) -> URL:
+        url = self._urls.get(segments)
+        if url is None:
+            url = self.base_url.joinpath(*(str(segment) for segment in segments))
+            if len(self._urls) < _KEPT_URLS:
+                self._urls[segments] = url
+        return url
 
     async def _read(self, answer: aiohttp.ClientResponse, where: str) -> bytes:
         """The whole body, after decompression, or ResponseDecodeError past the bound."""

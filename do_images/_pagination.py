@@ -9,6 +9,7 @@ pages actually served; facts that contradict each other raise rather than end th
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 import operator
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
@@ -124,11 +125,10 @@ class RecentIds:
         if len(self._recent) >= self._size:
             self._older, self._recent = self._recent, set()
         recent, older = self._recent, self._older
-        ids = list(map(_item_id, items))
-        unique = set(ids)
-        if len(unique) == len(ids) and unique.isdisjoint(recent) and unique.isdisjoint(older):
+        unique = set(map(_item_id, items))
+        if len(unique) == len(items) and unique.isdisjoint(recent) and unique.isdisjoint(older):
             recent |= unique  # the usual page: nothing seen before, found with set operations
-            return list(items), bool(items)
+            return items, bool(items)
         fresh: list[T] = []
         anything_new = False
         for item in items:
@@ -174,12 +174,32 @@ class Paginator(Generic[T]):
         self._concurrency = concurrency
         self._start_page = start_page
         self._prefetch_bytes = prefetch_bytes
-        # Awaited after a page's answer came and before it is decoded: `crawl` (_crawl.py)
-        # decodes a page only when its consumer is about to take it.
-        self._before_decode: Callable[[], Awaitable[object]] | None = None
+        self._before_decode: Callable[[], Awaitable[object]] | None = None  # see rebound()
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
+
+    @property
+    def transport(self) -> Transport:
+        """The transport the listing's requests go through."""
+        return self._transport
+
+    def rebound(
+        self,
+        transport: Transport,
+        *,
+        start_page: int,
+        before_decode: Callable[[], Awaitable[object]] | None = None,
+    ) -> Paginator[T]:
+        """This listing (already checked) through `transport` from `start_page`; `crawl` walks
+        each account this way. `before_decode` is awaited after a page's answer came and
+        before it is decoded (`crawl` decodes a page only when its consumer is about to take it).
+        """
+        rebound = copy.copy(self)
+        rebound._transport = transport
+        rebound._start_page = start_page
+        rebound._before_decode = before_decode
+        return rebound
 
     async def __aiter__(self) -> AsyncGenerator[T, None]:
         async with aclosing(self.pages()) as pages:
