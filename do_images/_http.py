@@ -8,10 +8,14 @@ import asyncio
 import logging
 import platform
 from collections.abc import Mapping
+from contextvars import ContextVar
 from types import SimpleNamespace
 
 import aiohttp
 import attrs
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from yarl import URL
 
 from ._errors import APIConnectionError, ClientClosedError, DigitalOceanError, ResponseDecodeError
@@ -26,7 +30,7 @@ Params = Mapping[str, str | int]
 # How many paths' URLs one client keeps built (paths with ids are many, listings' few).
 _KEPT_URLS = 64
 # aiohttp's limits per connect timeout: the attempt's own timer bounds the rest (see send).
-_LIMITS: dict[float | None, aiohttp.ClientTimeout] = {}
+_LIMITS: dict[float, aiohttp.ClientTimeout] = {}
 
 
 class Response:
@@ -57,9 +61,11 @@ class NoAnswer:
 
 
 class _Attempt:
-    """What the trace hooks learn about one attempt (passed as aiohttp's trace_request_ctx):
-    how often its headers went out, and when it got a connection, which starts its timer.
-    Time queued for a pooled connection is not the server's time, so it is not counted."""
+    """What one attempt learns from aiohttp: how often it was sent, and when it got a
+    connection, which starts its timer. Time queued for a pooled connection is not the
+    server's time, so it is not counted. The SDK's own sessions tell it from their connector
+    (_Connector); a caller's session, from trace hooks (passed as aiohttp's trace_request_ctx).
+    """
 
     __slots__ = ("sends", "timeout", "timer")
 
@@ -89,6 +95,27 @@ async def _on_headers_sent(session: object, context: SimpleNamespace, params: ob
         attempt.sends += 1
 
 
+# The attempt this task is making, for the SDK's own connector.
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("do_images_attempt", default=None)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """The SDK's own sessions' connector: it tells the task's attempt that it has its
+    connection. Trace hooks tell the same for a caller's session, but aiohttp then builds
+    trace events at every step of every request: about a tenth more CPU (measured)."""
+
+    async def connect(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        connection = await super().connect(req, traces, timeout)
+        attempt = _ATTEMPT.get()
+        if attempt is not None:
+            # Counted as sent once it has a connection: for a POST, the safe side.
+            attempt.sends += 1
+            attempt.connected()
+        return connection
+
+
 def _trace_config() -> aiohttp.TraceConfig:
     config = aiohttp.TraceConfig()
     config.on_connection_reuseconn.append(_on_connection)
@@ -98,18 +125,18 @@ def _trace_config() -> aiohttp.TraceConfig:
     return config
 
 
-# One config for every session; it acts only on requests that carry an _Attempt.
+# One config for every caller's session; it acts only on requests that carry an _Attempt.
 _TRACE = _trace_config()
 
 
 def sdk_session(*, trust_env: bool, limit: int = 100) -> aiohttp.ClientSession:
-    """A session the SDK makes for itself: no cookies, the attempt hooks, `limit` connections."""
+    """A session the SDK makes for itself: no cookies, the attempt's connector, `limit`
+    connections."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit),
+        connector=_Connector(limit=limit),
         # The API sets no cookie that matters, and replaying one would be a surprise.
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=trust_env,
-        trace_configs=[_TRACE],
     )
 
 
@@ -177,12 +204,13 @@ class Http:
                 "this do_images.Client was first used on another event loop;"
                 " create one Client per event loop"
             )
-        if self._session is None:
-            self._session = sdk_session(trust_env=self._trust_env)
-        elif _TRACE not in self._session.trace_configs:
+        session = self._session
+        if session is None:
+            session = self._session = sdk_session(trust_env=self._trust_env)
+        elif not isinstance(session.connector, _Connector) and _TRACE not in session.trace_configs:
             # A caller's session: the hooks act only on the SDK's own requests.
-            self._session.trace_configs.append(_TRACE)
-        return self._session
+            session.trace_configs.append(_TRACE)
+        return session
 
     async def send(
         self,
@@ -209,11 +237,15 @@ class Http:
         where = f"{method} {url.path}"
         attempt = _Attempt(timeout)
         until = None if remaining is None else asyncio.get_running_loop().time() + remaining
-        limits = _LIMITS.get(connect_timeout)
+        # Connecting is bounded by `connect_timeout`, else by `timeout` (the attempt's timer
+        # starts once it has its connection).
+        connecting = timeout if connect_timeout is None else connect_timeout
+        limits = _LIMITS.get(connecting)
         if limits is None:
-            limits = _LIMITS[connect_timeout] = aiohttp.ClientTimeout(
-                total=None, sock_connect=connect_timeout
+            limits = _LIMITS[connecting] = aiohttp.ClientTimeout(
+                total=None, sock_connect=connecting
             )
+        current = _ATTEMPT.set(attempt)
         try:
             async with asyncio.timeout_at(until) as t:
                 attempt.timer = t
@@ -243,6 +275,8 @@ class Http:
                 raise
             logger.debug("%s failed: %s", where, type(exc).__name__)
             return NoAnswer(_connection_error(exc, method, url), attempt.sends)
+        finally:
+            _ATTEMPT.reset(current)
         logger.debug("%s -> %d", where, status)
         return Response(status, content, answer_headers, attempt.sends)
 

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 import do_images
+from do_images._http import sdk_session
 from do_images.testing import Emulator, Fault
 
 from .support.fakes import TOKEN, FakeTime, loopback_client
@@ -288,7 +289,14 @@ async def test_invalid_utf8_in_a_404_body_stays_not_found_with_a_safe_message() 
 # --- issue 15 class 9: time queued for a pooled connection is not the attempt's ----------------
 
 
-async def test_a_post_queued_for_the_only_connection_is_not_timed_out() -> None:
+def _one_connection(kind: str) -> aiohttp.ClientSession:
+    if kind == "caller's session":  # told by trace hooks
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
+    return sdk_session(trust_env=False, limit=1)  # told by the SDK's own connector
+
+
+@pytest.mark.parametrize("kind", ["caller's session", "the SDK's own session"])
+async def test_a_post_queued_for_the_only_connection_is_not_timed_out(kind: str) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method == "GET":
             await asyncio.sleep(2.0)  # holds the pool's only connection
@@ -297,8 +305,7 @@ async def test_a_post_queued_for_the_only_connection_is_not_timed_out() -> None:
         return web.Response(status=202, body=created, content_type="application/json")
 
     async with raw_server(handler) as (url, seen):
-        connector = aiohttp.TCPConnector(limit=1)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with _one_connection(kind) as session:
             async with loopback_client(url, session=session, timeout=0.5, max_retries=0) as client:
                 slow = asyncio.ensure_future(client.with_options(timeout=30).images.get(1))
                 for _ in range(500):  # bounded: the GET arrives within milliseconds
