@@ -182,7 +182,8 @@ class Client:
     is longer than an hour (``MAX_PAUSE``).
 
     `timeout` applies to each attempt from the moment it has a connection (time queued for
-    a pooled connection is not counted; `connect_timeout` bounds connecting);
+    a pooled connection is not counted; `connect_timeout`, or `timeout` if None, bounds
+    connecting);
     `with_options` overrides them per call, `deadline` bounds a whole block.
     `concurrency` caps the page requests a listing keeps in flight, and `max_prefetch_bytes`
     the bytes of pages a walk holds fetched ahead (past it, only the page needed next is
