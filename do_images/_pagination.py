@@ -9,7 +9,6 @@ pages actually served; facts that contradict each other raise rather than end th
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 import operator
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
@@ -195,7 +194,9 @@ class Paginator(Generic[T]):
         each account this way. `before_decode` is awaited after a page's answer came and
         before it is decoded (`crawl` decodes a page only when its consumer is about to take it).
         """
-        rebound = copy.copy(self)
+        # A copy, at a tenth of copy.copy's cost (crawl makes one per account).
+        rebound: Paginator[T] = object.__new__(type(self))
+        rebound.__dict__.update(self.__dict__)
         rebound._transport = transport
         rebound._start_page = start_page
         rebound._before_decode = before_decode
