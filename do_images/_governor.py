@@ -164,6 +164,10 @@ class Governor:
 
     async def acquire(self, key: str, max_wait: float) -> float | None:
         now = self._clock.monotonic()
+        if not self._windows:  # only pauses to keep: a key never paused needs no state
+            paused = self._states.get(key)
+            if paused is None or (not paused.queue and paused.paused_until <= now):
+                return None
         state = self._state(key, now)
         if not state.queue:  # nobody waiting: a free slot is taken at once (the usual case)
             self._prune(state, now)
@@ -236,6 +240,8 @@ class Governor:
 
     def count_answer(self, key: str) -> None:
         """Count the answer of one request of `key` (the protocol's `answered`)."""
+        if not self._windows and key not in self._states:
+            return  # no window to count in, and no slot held (see acquire)
         now = self._clock.monotonic()
         state = self._state(key, now)
         if state.held:

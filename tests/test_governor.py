@@ -62,6 +62,17 @@ async def test_no_windows_means_no_waiting(fake_time: FakeTime) -> None:
     assert fake_time.sleeps == []
 
 
+async def test_no_windows_still_keeps_a_pause(fake_time: FakeTime) -> None:
+    governor = _governor(fake_time)
+    await _go(governor)
+    await governor.pause("k", 7.0)
+    assert await governor.acquire("k", 1.0) == pytest.approx(7.0)  # too far: takes nothing
+    await _go(governor)  # waits the pause out
+    assert fake_time.sleeps == [pytest.approx(7.0)]
+    await _go(governor)  # and then no more
+    assert fake_time.sleeps == [pytest.approx(7.0)]
+
+
 async def test_each_key_has_its_own_windows(fake_time: FakeTime) -> None:
     governor = _governor(fake_time, (1, 30.0))
     await _go(governor, "token-a", 0.0)
