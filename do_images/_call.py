@@ -277,8 +277,9 @@ class Transport:
         once (None); another limiter's report runs as a task of its own, so that cancelling
         the call (or awaiting the report) cannot lose it."""
         shared = self._shared
-        if isinstance(shared.limiter, Governor):  # no I/O: a task per attempt would cost more
-            shared.limiter.count_answer(shared.limiter_key)
+        limiter = shared.limiter
+        if isinstance(limiter, Governor) and type(limiter).answered is Governor.answered:
+            limiter.count_answer(shared.limiter_key)  # no I/O: a task per attempt costs more
             return None
         report = asyncio.ensure_future(shared.limiter.answered(shared.limiter_key))
         shared.reports.add(report)

@@ -389,9 +389,9 @@ def crawl(
     ...         print(found.account, found.image.id)
 
     - Every account shares one connection pool (one aiohttp session, closed at the end; or
-      `session`, left open). Each account has its own `Client`, all made from one set of
-      `client_options` (`timeout`, `max_retries`, ...), checked once; each token keeps its own
-      rate-limit windows in one governor, or in `rate_limiter` (``RedisRateLimiter``).
+      `session`, left open). Every account's requests follow the same `client_options`
+      (`timeout`, `max_retries`, ...), checked once; each token keeps its own rate-limit
+      windows, in one governor or in `rate_limiter` (such as ``RedisRateLimiter``).
     - At most `accounts_in_flight` accounts are walked at once, each with the usual prefetch.
       One account's images come in page order; accounts interleave as their pages arrive.
       A page is decoded only when the consumer is about to reach it (two at most wait

@@ -27,7 +27,8 @@ USER_AGENT = (
     f"do-images/{__version__} aiohttp/{aiohttp.__version__} Python/{platform.python_version()}"
 )
 Params = Mapping[str, str | int]
-# How many paths' URLs one client keeps built (paths with ids are many, listings' few).
+# How many paths' URLs one client keeps built (paths with ids are many, listings' few), and
+# how many connect timeouts' aiohttp limits are kept.
 _KEPT_URLS = 64
 # aiohttp's limits per connect timeout: the attempt's own timer bounds the rest (see send).
 _LIMITS: dict[float, aiohttp.ClientTimeout] = {}
@@ -242,9 +243,9 @@ class Http:
         connecting = timeout if connect_timeout is None else connect_timeout
         limits = _LIMITS.get(connecting)
         if limits is None:
-            limits = _LIMITS[connecting] = aiohttp.ClientTimeout(
-                total=None, sock_connect=connecting
-            )
+            limits = aiohttp.ClientTimeout(total=None, sock_connect=connecting)
+            if len(_LIMITS) < _KEPT_URLS:  # a few timeouts are usual; any number is allowed
+                _LIMITS[connecting] = limits
         current = _ATTEMPT.set(attempt)
         try:
             async with asyncio.timeout_at(until) as t:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 import do_images
 from do_images._clock import Clock
+from do_images._governor import Governor
 from do_images._windows import MAX_PAUSE, RateWindow
 from do_images.testing import Emulator, Fault
 
@@ -401,6 +402,27 @@ async def test_every_acquire_is_answered_exactly_once(
     assert isinstance(result, expected), result
     assert limiter.acquired == attempts
     assert limiter.answered_count == attempts
+
+
+class CountingGovernor(Governor):
+    """The in-process governor, with `answered` overridden to count."""
+
+    answered_count = 0
+
+    async def answered(self, key: str) -> None:
+        self.answered_count += 1
+        await super().answered(key)
+
+
+async def test_a_governor_subclass_that_overrides_answered_is_told(emulator: Emulator) -> None:
+    # The plain governor is told without a task; a subclass's own `answered` still runs.
+    stored = emulator.add_image()
+    limiter = CountingGovernor([RateWindow(100, 60.0)])
+    async with do_images.Client(TOKEN, base_url=emulator.url, rate_limiter=limiter) as client:
+        for _ in range(3):
+            await client.images.get(stored.id)
+        await asyncio.sleep(0)  # the last report runs as its own task
+    assert limiter.answered_count == 3
 
 
 # --- issue 15 class 1: a default client paces itself through any number of pages -----------
