@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, cast, runtime_checkable
@@ -28,7 +28,7 @@ from ._errors import DigitalOceanError, printable
 from ._governor import RateLimiter
 from ._http import sdk_session
 from ._models import Image
-from ._pagination import Page, Paginator
+from ._pagination import Page, PageFacts, Paginator
 
 logger = logging.getLogger("do_images")
 
@@ -36,8 +36,6 @@ logger = logging.getLogger("do_images")
 # every request at once also gets. Each account's walk keeps its prefetch window in flight;
 # requests beyond the pool wait for a free connection instead of opening more.
 POOL_SIZE = 100
-# Pages decoded ahead of the consumer: the one it reads next, and one more.
-DECODED = 2
 
 
 # A msgspec Struct, not an attrs class like the other models: `crawl` builds one per image,
@@ -108,13 +106,14 @@ class MemoryCheckpoints:
 
 
 @attrs.frozen(slots=True)
-class _Batch:
-    """One page of one account, on its way from the account's walk to the consumer."""
+class _Turn:
+    """One page of one account, as bytes, waiting for the consumer to read it."""
 
     account: str
-    page: int
-    images: tuple[Image, ...]
-    last: bool
+    read: Callable[[], tuple[Page[Image], PageFacts]]
+    """Decodes the page in its walk (see Paginator.rebound)."""
+    outcome: asyncio.Future[tuple[Page[Image], PageFacts]]
+    """The walk waits for the read's outcome: its facts, or why it failed."""
 
 
 @attrs.frozen(slots=True)
@@ -183,13 +182,12 @@ class Crawl:
         self._pending = deque(accounts)
         self._failures: dict[str, DigitalOceanError] = {}
         self._completed: set[str] = set()
-        # Pages, not items, cross the queue (the per-item cost stays that of the loop itself).
-        # A walk decodes a page only once it holds one of DECODED slots, which the consumer
-        # gives back as it takes pages: pages wait as bytes and are decoded just before they
-        # are read, so the queue holds at most DECODED pages (the bound, and measured here:
-        # decoding while many decoded pages wait costs a fifth more CPU).
-        self._queue: asyncio.Queue[_Batch | _Stop] = asyncio.Queue()
-        self._decoded = asyncio.Semaphore(DECODED)
+        # Pages, not items, cross the queue (the per-item cost stays that of the loop itself),
+        # as bytes: the consumer decodes each when it gets to it and yields its items at once,
+        # so one decoded page is alive, and it is still in the CPU's cache as it is read and
+        # freed (measured on 1,000 one-page accounts: decoding in the walks, with other
+        # sockets read in between, cost a fifth more CPU, all in cache misses).
+        self._queue: asyncio.Queue[_Turn | _Stop] = asyncio.Queue()
         self._stream: AsyncGenerator[Crawled, None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -272,20 +270,33 @@ class Crawl:
                 if message.error is not None:
                     raise message.error
                 return
-            self._decoded.release()  # the next page may be decoded while this one is read
+            if message.outcome.done():  # its walk was cancelled: the crawl is stopping
+                continue
+            try:
+                page, facts = message.read()
+            except Exception as error:  # the walk reports it (an account's failure, or a bug)
+                message.outcome.set_exception(error)
+                continue
+            # The walk needs only the facts; the items stay here, and go with this page.
+            message.outcome.set_result(
+                (Page((), page.page, page.per_page, page.total, page.has_next), facts)
+            )
             account = message.account
-            for image in message.images:
+            del message
+            for image in page.items:
                 yield Crawled(account, image)
             # The consumer came back after the page's last item: it is done with the page.
-            await self._finished(message)
+            number, last = page.page, not facts.has_next and facts.problem is None
+            del page
+            await self._finished(account, number, last)
 
-    async def _finished(self, batch: _Batch) -> None:
+    async def _finished(self, account: str, page: int, last: bool) -> None:
         if self._checkpoints is not None:
-            await self._checkpoints.page_done(batch.account, batch.page)
-            if batch.last:
-                await self._checkpoints.account_done(batch.account)
-        if batch.last:
-            self._completed.add(batch.account)
+            await self._checkpoints.page_done(account, page)
+            if last:
+                await self._checkpoints.account_done(account)
+        if last:
+            self._completed.add(account)
 
     # -- the walks --------------------------------------------------------------------------
 
@@ -304,8 +315,8 @@ class Crawl:
 
     async def _walker(self) -> None:
         # `_stopped` as well as the cancellation: a checkpoint store may swallow a
-        # cancellation (redis-py does), and a walk that went on would wait for a decode slot
-        # that no consumer will ever give back.
+        # cancellation (redis-py does), and a walk that went on would wait for a read that no
+        # consumer will ever make.
         while self._pending and not self._stopped:
             await self._walk(self._pending.popleft())
 
@@ -320,40 +331,25 @@ class Crawl:
                 return
             start = progress.pages_done + 1
         transport = self._listing.transport.for_token(self._tokens[name], self._session)
-        final = None
-        # Whether this walk holds a decode slot for a page not yet queued: each slot taken is
-        # given back once, by the consumer when it takes the page, or here if none is queued.
-        holding = False
 
-        async def take_slot() -> None:
-            nonlocal holding
+        async def read_by_consumer(
+            read: Callable[[], tuple[Page[Image], PageFacts]],
+        ) -> tuple[Page[Image], PageFacts]:
             if self._stopped:
                 raise asyncio.CancelledError  # see _walker
-            await self._decoded.acquire()
-            holding = True
-
-        def queue(page: Page[Image], last: bool) -> None:
-            nonlocal holding
-            self._queue.put_nowait(_Batch(name, page.page, page.items, last))
-            holding = False
+            outcome: asyncio.Future[tuple[Page[Image], PageFacts]]
+            outcome = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait(_Turn(name, read, outcome))
+            return await outcome
 
         try:
             pages = self._listing.rebound(
-                transport, start_page=start, before_decode=take_slot
+                transport, start_page=start, read_with=read_by_consumer
             ).pages()
             async with aclosing(pages):
-                async for page in pages:
-                    if page.has_next:
-                        queue(page, False)
-                    else:
-                        # Held back until the walk ends cleanly: a walk that ends on a page
-                        # contradicting the total raises after it, and is not complete.
-                        final = page
-            if final is not None:
-                queue(final, True)
+                async for _ in pages:
+                    pass  # the consumer has the page's items, and marks the account complete
         except DigitalOceanError as error:
-            if final is not None:  # its items are good; only the account is not complete
-                queue(final, False)
             self._failures[name] = error
             logger.warning(
                 "crawl: account %s failed, the others go on: %s: %s",
@@ -363,8 +359,6 @@ class Crawl:
                 extra={"account": name},
             )
         finally:
-            if holding:  # a page decoded but not queued (its decode failed, or a cancellation)
-                self._decoded.release()
             await transport.close()
 
 
@@ -394,8 +388,8 @@ def crawl(
       windows, in one governor or in `rate_limiter` (such as ``RedisRateLimiter``).
     - At most `accounts_in_flight` accounts are walked at once, each with the usual prefetch.
       One account's images come in page order; accounts interleave as their pages arrive.
-      A page is decoded only when the consumer is about to reach it (two at most wait
-      decoded; the others wait as bytes), so a slow consumer slows the walks.
+      A page is decoded only when the consumer gets to it (one page at a time is decoded;
+      the others wait as bytes), so a slow consumer slows the walks.
     - One account's failure (a 401, retries spent, an answer that does not decode, a rate
       limit too far away) ends only that account's walk: it is logged once, recorded in
       `Crawl.failures`, and the crawl goes on. `Crawl.completed` names the accounts done.

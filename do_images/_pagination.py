@@ -9,6 +9,7 @@ pages actually served; facts that contradict each other raise rather than end th
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import operator
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
@@ -58,6 +59,10 @@ class PageFacts:
     how far ahead prefetch may reach without a speculative request."""
     problem: str | None = None
     """Why the facts contradict each other so that completeness cannot be judged."""
+
+
+# How a walk has its pages read (see Paginator.rebound): given a page's read, its outcome.
+ReadWith = Callable[[Callable[[], tuple[Page[T], PageFacts]]], Awaitable[tuple[Page[T], PageFacts]]]
 
 
 def _held(task: asyncio.Task[Response], largest: int) -> int:
@@ -139,6 +144,55 @@ class RecentIds:
         return fresh, anything_new
 
 
+class PageReader(Generic[T]):
+    """Reads one walk's answers in page order: decodes each, drops the items already yielded,
+    and tells from what the pages served whether the walk goes on (see page_facts)."""
+
+    def __init__(self, *, key: str, item_type: type[T], per_page: int, remember: int) -> None:
+        self._key = key
+        self._item_type = item_type
+        self._per_page = per_page
+        self._seen = RecentIds(remember)
+        self._served_before: int | None = None
+        self._page_size = per_page
+        self._stale = 0
+
+    def read(self, number: int, response: Response) -> tuple[Page[T], PageFacts]:
+        """Page `number` from its answer, and its facts; ResponseDecodeError if it does not
+        decode or the walk brings nothing new (see MAX_STALE_PAGES)."""
+        body = decode_page(response.body, self._key, self._item_type, status=response.status)
+        served = len(body.items)
+        served_before = self._served_before
+        if served_before is None:
+            # A page with more after it shows the page size the server really serves (it may
+            # serve fewer than asked); a resumed walk assumes the pages before it were as full.
+            more = body.next_link
+            if more is None:  # no links: only page 1's count can be held to the total
+                more = number == 1 and body.total is not None and served < body.total
+            if more and served:
+                self._page_size = served
+            served_before = (number - 1) * self._page_size
+        facts = page_facts(
+            number=number,
+            served=served,
+            served_before=served_before,
+            page_size=self._page_size,
+            total=body.total,
+            next_link=body.next_link,
+        )
+        fresh, anything_new = self._seen.keep_new(body.items)
+        self._stale = 0 if anything_new or not served else self._stale + 1
+        if self._stale >= MAX_STALE_PAGES:
+            raise ResponseDecodeError(
+                f"page {number} and the {self._stale - 1} before it brought no new item;"
+                " the server seems to ignore `page`",
+                status=response.status,
+            )
+        self._served_before = served_before + served
+        page = Page(tuple(fresh), number, self._per_page, body.total, facts.has_next)
+        return page, facts
+
+
 class Paginator(Generic[T]):
     """A lazy listing: `async for item in paginator` or `async for page in paginator.pages()`.
 
@@ -173,7 +227,7 @@ class Paginator(Generic[T]):
         self._concurrency = concurrency
         self._start_page = start_page
         self._prefetch_bytes = prefetch_bytes
-        self._before_decode: Callable[[], Awaitable[object]] | None = None  # see rebound()
+        self._read_with: ReadWith[T] | None = None  # see rebound()
 
     def __repr__(self) -> str:
         return f"<Paginator {'/'.join(map(str, self._path))} {self._params}>"
@@ -188,18 +242,18 @@ class Paginator(Generic[T]):
         transport: Transport,
         *,
         start_page: int,
-        before_decode: Callable[[], Awaitable[object]] | None = None,
+        read_with: ReadWith[T] | None = None,
     ) -> Paginator[T]:
         """This listing (already checked) through `transport` from `start_page`; `crawl` walks
-        each account this way. `before_decode` is awaited after a page's answer came and
-        before it is decoded (`crawl` decodes a page only when its consumer is about to take it).
+        each account this way. `read_with` is given each answer's read (decode, de-duplicate,
+        judge) and returns its outcome: `crawl` has its consumer read a page when it gets to it.
         """
         # A copy, at a tenth of copy.copy's cost (crawl makes one per account).
         rebound: Paginator[T] = object.__new__(type(self))
         rebound.__dict__.update(self.__dict__)
         rebound._transport = transport
         rebound._start_page = start_page
-        rebound._before_decode = before_decode
+        rebound._read_with = read_with
         return rebound
 
     async def __aiter__(self) -> AsyncGenerator[T, None]:
@@ -210,13 +264,15 @@ class Paginator(Generic[T]):
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page in order, each holding only items not seen earlier in this walk."""
-        seen = RecentIds(max(REMEMBERED_IDS, self._per_page * (self._concurrency + 2)))
+        reader = PageReader(
+            key=self._key,
+            item_type=self._item_type,
+            per_page=self._per_page,
+            remember=max(REMEMBERED_IDS, self._per_page * (self._concurrency + 2)),
+        )
         in_flight: dict[int, asyncio.Task[Response]] = {}
         number = self._start_page
-        served_before: int | None = None
-        page_size = self._per_page
         window = 1
-        stale = 0
         last_page: int | None = None
         largest = 0  # the largest page body seen: what a page still in flight may bring
         try:
@@ -240,48 +296,22 @@ class Paginator(Generic[T]):
                         held += largest
                     response = await in_flight.pop(number)
                 largest = max(largest, len(response.body))
-                if self._before_decode is not None:
-                    await self._before_decode()
-                body = decode_page(
-                    response.body, self._key, self._item_type, status=response.status
-                )
-                served = len(body.items)
-                if served_before is None:
-                    # A page with more after it shows the page size the server really serves
-                    # (it may serve fewer than asked); a resumed walk assumes the pages before
-                    # it were as full.
-                    more = body.next_link
-                    if more is None:  # no links: only page 1's count can be held to the total
-                        more = number == 1 and body.total is not None and served < body.total
-                    if more and served:
-                        page_size = served
-                    served_before = (number - 1) * page_size
-                facts = page_facts(
-                    number=number,
-                    served=served,
-                    served_before=served_before,
-                    page_size=page_size,
-                    total=body.total,
-                    next_link=body.next_link,
-                )
-                fresh, anything_new = seen.keep_new(body.items)
-                stale = 0 if anything_new or not served else stale + 1
-                if stale >= MAX_STALE_PAGES:
-                    raise ResponseDecodeError(
-                        f"page {number} and the {stale - 1} before it brought no new item;"
-                        " the server seems to ignore `page`",
-                        status=response.status,
-                    )
-                served_before += served
+                status = response.status
+                read = functools.partial(reader.read, number, response)
+                # Nothing of a page is kept here once read: the caller decides how long it lives.
+                del response
+                page, facts = read() if self._read_with is None else await self._read_with(read)
+                del read
                 last_page = facts.last_page
                 # Slow start: 1 page, then 3 (a loop that leaves during page 2 has sent at
                 # most 2 beyond it), then 4 times as many per page up to `concurrency`.
                 window = min(self._concurrency, 3 if window == 1 else 4 * window)
-                yield Page(tuple(fresh), number, self._per_page, body.total, facts.has_next)
+                yield page
+                del page
                 if facts.problem is not None:
                     # After the page's items: a caller that wanted only them has them; a walk
                     # that would end here is not passed off as complete.
-                    raise ResponseDecodeError(facts.problem, status=response.status)
+                    raise ResponseDecodeError(facts.problem, status=status)
                 if not facts.has_next:
                     return
                 number += 1
