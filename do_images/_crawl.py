@@ -111,7 +111,8 @@ class _Turn:
 
     account: str
     read: Callable[[], tuple[Page[Image], PageFacts]]
-    """Decodes the page in its walk (see Paginator.rebound)."""
+    """The walk's read of the page: decode it, drop repeats, tell whether the walk goes on
+    (see PageReader.read)."""
     outcome: asyncio.Future[tuple[Page[Image], PageFacts]]
     """The walk waits for the read's outcome: its facts, or why it failed."""
 
@@ -186,7 +187,7 @@ class Crawl:
         # as bytes: the consumer decodes each when it gets to it and yields its items at once,
         # so one decoded page is alive, and it is still in the CPU's cache as it is read and
         # freed (measured on 1,000 one-page accounts: decoding in the walks, with other
-        # sockets read in between, cost a fifth more CPU, all in cache misses).
+        # sockets read in between, cost a tenth more CPU, all in cache misses).
         self._queue: asyncio.Queue[_Turn | _Stop] = asyncio.Queue()
         self._stream: AsyncGenerator[Crawled, None] | None = None
         self._task: asyncio.Task[None] | None = None
