@@ -166,6 +166,40 @@ async def test_pages_that_fail_to_decode_do_not_hold_the_others_up() -> None:
     assert sorted(crawl.failures) == [f"bad{n}" for n in range(5)]
 
 
+async def test_a_page_is_read_only_when_the_loop_gets_to_it() -> None:
+    """While the loop holds an item, an answer that came meanwhile waits as bytes: its account
+    fails (it does not decode) only once the loop has finished the page before it."""
+    answered: list[str] = []
+
+    async def handler(request: web.Request) -> tuple[int, object, dict[str, str]]:
+        who = request.headers["Authorization"].removeprefix("Bearer ")
+        if who == "bad":
+            await asyncio.sleep(0.2)  # after the good page has reached the loop
+            answered.append(who)
+            return 200, {"images": [{"id": "not an int"}]}, {}
+        return 200, _paged([1, 2], int(request.query["page"]), 2), {}
+
+    async with scripted_server(handler) as server:
+        crawl = do_images.crawl(
+            {"good": "good", "bad": "bad"}, per_page=2, base_url=server.url, rate_limits=()
+        )
+        async with crawl:
+            seen: list[str] = []
+            async for found in crawl:
+                seen.append(found.account)
+                if len(seen) == 1:
+                    for _ in range(250):  # at most 5 s for the bad answer to be sent
+                        if answered:
+                            break
+                        await asyncio.sleep(0.02)
+                    await asyncio.sleep(0.2)  # time enough for a walk to decode it
+                    assert crawl.failures == {}
+    assert seen == ["good", "good"]
+    assert answered == ["bad"]
+    assert isinstance(crawl.failures["bad"], do_images.ResponseDecodeError)
+    assert crawl.completed == {"good"}
+
+
 async def test_each_token_keeps_its_own_windows_and_a_refusal_ends_only_its_account(
     fleet: tuple[Emulator, dict[str, list[int]]],
 ) -> None:
