@@ -297,11 +297,14 @@ class Paginator(Generic[T]):
                     response = await in_flight.pop(number)
                 largest = max(largest, len(response.body))
                 status = response.status
-                read = functools.partial(reader.read, number, response)
+                if self._read_with is None:
+                    page, facts = reader.read(number, response)
+                else:
+                    read = functools.partial(reader.read, number, response)
+                    page, facts = await self._read_with(read)
+                    del read
                 # Nothing of a page is kept here once read: the caller decides how long it lives.
                 del response
-                page, facts = read() if self._read_with is None else await self._read_with(read)
-                del read
                 last_page = facts.last_page
                 # Slow start: 1 page, then 3 (a loop that leaves during page 2 has sent at
                 # most 2 beyond it), then 4 times as many per page up to `concurrency`.
